@@ -1,0 +1,118 @@
+# Argument checks. Exported functions call these once, at the entry point;
+# internal helpers trust their inputs. Each takes `arg` and `call` so the
+# error names the user's argument and function.
+
+check_bool <- function(x, arg = rlang::caller_arg(x), call = rlang::caller_env()) {
+  if (!(is.logical(x) && length(x) == 1L && !is.na(x))) {
+    abort_gru(
+      c("{.arg {arg}} must be `TRUE` or `FALSE`, not {.obj_type_friendly {x}}.",
+        "i" = "Pass a single logical value."),
+      class = "gru_error_input", call = call
+    )
+  }
+  invisible(x)
+}
+
+check_positive_whole <- function(x, arg = rlang::caller_arg(x),
+                                 call = rlang::caller_env()) {
+  ok <- is.numeric(x) && length(x) == 1L && !is.na(x) && is.finite(x) &&
+    x >= 1 && x == trunc(x)
+  if (!ok) {
+    shown <- if (is.numeric(x) && length(x) == 1L) format(x) else NULL
+    abort_gru(
+      c("{.arg {arg}} must be a positive whole number, not {.obj_type_friendly {x}}{if (!is.null(shown)) paste0(' (', shown, ')')}.",
+        "i" = "For example {.code {arg} = 32}."),
+      class = "gru_error_input", call = call
+    )
+  }
+  invisible(as.integer(x))
+}
+
+check_rate <- function(x, arg = rlang::caller_arg(x), call = rlang::caller_env()) {
+  ok <- is.numeric(x) && length(x) == 1L && !is.na(x) && x >= 0 && x < 1
+  if (!ok) {
+    shown <- if (is.numeric(x) && length(x) == 1L) format(x) else NULL
+    abort_gru(
+      c("{.arg {arg}} must be a number in [0, 1), not {.obj_type_friendly {x}}{if (!is.null(shown)) paste0(' (', shown, ')')}.",
+        "i" = "It is the fraction of units to drop; use 0 for no dropout."),
+      class = "gru_error_input", call = call
+    )
+  }
+  invisible(as.numeric(x))
+}
+
+check_string <- function(x, arg = rlang::caller_arg(x), call = rlang::caller_env()) {
+  if (!(is.character(x) && length(x) == 1L && !is.na(x) && nzchar(x))) {
+    abort_gru(
+      c("{.arg {arg}} must be a single string, not {.obj_type_friendly {x}}."),
+      class = "gru_error_input", call = call
+    )
+  }
+  invisible(x)
+}
+
+check_choice <- function(x, choices, arg = rlang::caller_arg(x),
+                         call = rlang::caller_env()) {
+  if (!(is.character(x) && length(x) == 1L && x %in% choices)) {
+    shown <- if (is.character(x) && length(x) == 1L) x else NULL
+    abort_gru(
+      c("{.arg {arg}} must be one of {.or {.val {choices}}}, not {.obj_type_friendly {x}}{if (!is.null(shown)) paste0(' (\"', shown, '\")')}."),
+      class = "gru_error_input", call = call
+    )
+  }
+  invisible(x)
+}
+
+# Where the first non-finite value of an array sits, as "[i, j, k]".
+first_nonfinite <- function(x) {
+  i <- which(!is.finite(x))[1L]
+  d <- dim(x)
+  if (is.null(d)) return(paste0("[", i, "]"))
+  idx <- arrayInd(i, d)
+  paste0("[", paste(idx, collapse = ", "), "]")
+}
+
+check_finite <- function(x, arg = rlang::caller_arg(x), call = rlang::caller_env()) {
+  if (anyNA(x) || any(!is.finite(x))) {
+    n <- sum(!is.finite(x))
+    where <- first_nonfinite(x)
+    value <- format(x[which(!is.finite(x))[1L]])
+    abort_gru(
+      c("{.arg {arg}} must not contain NA, NaN or Inf: it has {n} such value{?s}, the first ({value}) at {where}.",
+        "i" = "Impute or remove missing values; to skip padded timesteps use a {.arg mask}."),
+      class = c("gru_error_nonfinite", "gru_error_input"), call = call
+    )
+  }
+  invisible(x)
+}
+
+# A numeric array of rank 3 (batch, timesteps, features).
+check_sequence_input <- function(x, arg = rlang::caller_arg(x),
+                                 call = rlang::caller_env()) {
+  if (!(is.numeric(x) || is.logical(x)) || is.object(x) && !is.array(x)) {
+    abort_gru(
+      c("{.arg {arg}} must be a numeric array of shape (batch, timesteps, features), not {.obj_type_friendly {x}}.",
+        "i" = "Convert it with {.code array(x, dim = c(batch, timesteps, features))}."),
+      class = "gru_error_input", call = call
+    )
+  }
+  d <- dim(x)
+  if (length(d) != 3L) {
+    shape <- if (is.null(d)) paste0("a vector of length ", length(x)) else
+      paste0("an array of shape (", paste(d, collapse = ", "), ")")
+    abort_gru(
+      c("{.arg {arg}} must be a 3-D array (batch, timesteps, features), not {shape}.",
+        "i" = "A single sequence of shape (timesteps, features) becomes {.code array(x, dim = c(1, dim(x)))}."),
+      class = "gru_error_shape", call = call
+    )
+  }
+  if (any(d == 0L)) {
+    abort_gru(
+      c("{.arg {arg}} has a zero-length dimension: shape ({paste(d, collapse = ', ')}).",
+        "i" = "Every one of batch, timesteps and features must be at least 1."),
+      class = "gru_error_shape", call = call
+    )
+  }
+  check_finite(x, arg = arg, call = call)
+  invisible(x)
+}

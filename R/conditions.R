@@ -1,0 +1,41 @@
+# Every error gru raises goes through abort_gru(), which adds the class
+# "gru_error" to a specific class from this vocabulary:
+#
+#   gru_error_input               an argument has the wrong type or value
+#   gru_error_unknown_argument    a name in `...` that layer_gru() does not take
+#   gru_error_nonfinite           NA, NaN or Inf in numeric inputs (also _input)
+#   gru_error_shape               arrays whose dimensions do not fit
+#   gru_error_weights             set_weights() given the wrong weights
+#   gru_error_stateful_batch      a stateful layer called with another batch size
+#   gru_error_cudnn_unavailable   use_cudnn = TRUE where cuDNN cannot run
+#   gru_error_backend             the C++ engine or CUDA/cuDNN failed
+#
+# Messages use cli markup, name the argument and the offending value, and end
+# with an "i" bullet saying what to do.
+
+abort_gru <- function(message, class, ..., call = rlang::caller_env(),
+                      .envir = parent.frame()) {
+  cli::cli_abort(
+    message,
+    class = c(class, "gru_error"),
+    ...,
+    call = call,
+    .envir = .envir
+  )
+}
+
+# Runs an engine call; a C++ exception becomes a classed gru_error_backend
+# whose call is the user's function, not a cpp_* frame.
+with_backend_errors <- function(expr, what, call = rlang::caller_env()) {
+  rlang::try_fetch(
+    expr,
+    error = function(cnd) {
+      abort_gru(
+        c("The {what} failed.", "i" = "The session is still usable."),
+        class = "gru_error_backend",
+        parent = cnd,
+        call = call
+      )
+    }
+  )
+}

@@ -1,0 +1,18 @@
+#' gru: Keras-compatible gated recurrent units in C++
+#'
+#' `layer_gru()` gives R users the GRU layer of keras3 (same arguments, weight
+#' layout and numbers) with the recurrence running in C++. See the README for
+#' a tour.
+#'
+#' @keywords internal
+#' @useDynLib gru, .registration = TRUE
+#' @importFrom Rcpp sourceCpp
+"_PACKAGE"
+
+# Per-session counters for Keras-style automatic layer names ("gru", "gru_1").
+the <- new.env(parent = emptyenv())
+the$name_counts <- list()
+
+# Methods of each layer type (forward, weight_shapes, build, format,
+# regularized), filled by the files that define the types.
+layer_methods <- new.env(parent = emptyenv())

@@ -1,0 +1,111 @@
+// The gru engine: an R-free GRU recurrence with Keras 3 semantics.
+//
+// Nothing in src/gru/ includes R.h or Rcpp.h. Engine functions take a Spec
+// and non-owning views (pointer + the dimensions in the Spec), write into
+// caller-owned memory, keep no global mutable state and report failures by
+// throwing gru::Error (the Rcpp glue turns it into an R condition).
+//
+// Every array is column-major, in Keras' dimension order, exactly as R stores
+// it: element [b, t, f] of a (batch, timesteps, features) array lives at
+// b + B * t + B * T * f, so the timestep t is a B x F block at offset B * t
+// with outer stride B * T.
+#ifndef GRU_GRU_H
+#define GRU_GRU_H
+
+#include <stdexcept>
+#include <string>
+
+namespace gru {
+
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Keras activation names. The numeric values cross the R/C++ boundary
+// (R/activations.R holds the same table); append, never renumber.
+enum class Activation : int {
+  kTanh = 0,
+  kSigmoid = 1,
+  kHardSigmoid = 2,        // Keras 3: relu6(x + 3) / 6
+  kHardSigmoidKeras2 = 3,  // Keras 2 / tfjs: clip(0.2 x + 0.5, 0, 1)
+  kRelu = 4,
+  kLinear = 5,
+  kElu = 6,
+  kSelu = 7,
+  kSoftplus = 8,
+  kSoftsign = 9,
+  kSilu = 10,  // swish
+  kGelu = 11,  // Keras default: approximate = FALSE (erf form)
+  kExponential = 12,
+  kRelu6 = 13,
+  kHardSilu = 14,  // hard_swish: x * relu6(x + 3) / 6
+  kMish = 15,
+  kLogSigmoid = 16,
+};
+constexpr int kActivationCount = 17;
+
+struct Spec {
+  int batch = 0;      // B
+  int timesteps = 0;  // T
+  int input_dim = 0;  // F
+  int units = 0;      // H
+  Activation activation = Activation::kTanh;
+  Activation recurrent_activation = Activation::kSigmoid;
+  bool reset_after = true;
+  bool go_backwards = false;
+  bool return_sequences = false;
+  bool zero_output_for_mask = false;
+  // Dropout masks (already scaled by 1 / (1 - rate)): 0 = none, 1 = one mask
+  // shared by the three gates (implementation 2), 3 = one per gate z, r, h
+  // (implementation 1).
+  int dropout_gates = 0;
+  int recurrent_dropout_gates = 0;
+  int threads = 1;  // CPU worker threads; results do not depend on it
+};
+
+// Keras weight layout. Gate blocks along the 3H axis are z, r, h.
+template <typename T>
+struct Weights {
+  const T* kernel = nullptr;            // F x 3H
+  const T* recurrent_kernel = nullptr;  // H x 3H
+  // reset_after = FALSE: input_bias is Keras' bias [3H], recurrent_bias null.
+  // reset_after = TRUE: row 1 (input) and row 2 (recurrent) of Keras' [2, 3H]
+  // bias, each contiguous. Both null when use_bias = FALSE.
+  const T* input_bias = nullptr;
+  const T* recurrent_bias = nullptr;
+};
+
+template <typename T>
+struct Inputs {
+  const T* x = nullptr;              // B x T x F
+  const int* mask = nullptr;         // B x T, nonzero = use the step; null = all
+  const T* initial_state = nullptr;  // B x H; null = zeros
+  // dropout_gates blocks of B x F, then recurrent_dropout_gates blocks of
+  // B x H; each block is a multiplicative mask reused at every step.
+  const T* dropout_mask = nullptr;
+  const T* recurrent_dropout_mask = nullptr;
+};
+
+template <typename T>
+struct Outputs {
+  // B x H, or B x T x H (in processing order) when spec.return_sequences.
+  T* output = nullptr;
+  T* state = nullptr;  // B x H, the final state
+};
+
+// Throws gru::Error when the spec is inconsistent.
+void validate(const Spec& spec);
+
+// The CPU forward pass (src/gru/cpu.cpp).
+template <typename T>
+void forward_cpu(const Spec& spec, const Weights<T>& w, const Inputs<T>& in,
+                 const Outputs<T>& out);
+
+// Elementwise activations, applied in place (src/gru/activations.cpp).
+template <typename T>
+void activate(Activation a, T* x, long n);
+
+}  // namespace gru
+
+#endif  // GRU_GRU_H

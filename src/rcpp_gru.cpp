@@ -1,0 +1,143 @@
+// The thin Rcpp glue: unpacks R objects into engine views and delegates.
+// R has already validated every argument (R/layer-gru.R); this file only
+// converts. float32 computation converts the double inputs once here, which is
+// the one place precision is decided.
+#include <Rcpp.h>
+
+#include <string>
+#include <vector>
+
+#include "gru/cuda.h"
+#include "gru/gru.h"
+
+namespace {
+
+// A view of an optional R double vector in the engine's precision T. For
+// double it aliases R's memory; for float it converts into `store`.
+template <typename T>
+const T* view(SEXP x, std::vector<T>& store) {
+  if (Rf_isNull(x)) return nullptr;
+  const double* p = REAL(x);
+  const R_xlen_t n = Rf_xlength(x);
+  if constexpr (std::is_same<T, double>::value) {
+    return p;
+  } else {
+    store.assign(p, p + n);
+    return store.data();
+  }
+}
+
+gru::Spec make_spec(const Rcpp::IntegerVector& dims, const Rcpp::List& opt) {
+  gru::Spec s;
+  s.batch = dims[0];
+  s.timesteps = dims[1];
+  s.input_dim = dims[2];
+  s.units = dims[3];
+  s.activation = static_cast<gru::Activation>(Rcpp::as<int>(opt["activation"]));
+  s.recurrent_activation =
+      static_cast<gru::Activation>(Rcpp::as<int>(opt["recurrent_activation"]));
+  s.reset_after = Rcpp::as<bool>(opt["reset_after"]);
+  s.go_backwards = Rcpp::as<bool>(opt["go_backwards"]);
+  s.return_sequences = Rcpp::as<bool>(opt["return_sequences"]);
+  s.zero_output_for_mask = Rcpp::as<bool>(opt["zero_output_for_mask"]);
+  s.dropout_gates = Rcpp::as<int>(opt["dropout_gates"]);
+  s.recurrent_dropout_gates = Rcpp::as<int>(opt["recurrent_dropout_gates"]);
+  s.threads = Rcpp::as<int>(opt["threads"]);
+  return s;
+}
+
+template <typename T>
+Rcpp::List run_forward(const gru::Spec& s, SEXP x, SEXP kernel, SEXP recurrent_kernel,
+                       SEXP input_bias, SEXP recurrent_bias, SEXP mask,
+                       SEXP initial_state, SEXP dropout_mask,
+                       SEXP recurrent_dropout_mask, bool gpu) {
+  std::vector<T> xs, ks, rks, ibs, rbs, h0s, dms, rdms;
+  gru::Weights<T> w;
+  w.kernel = view<T>(kernel, ks);
+  w.recurrent_kernel = view<T>(recurrent_kernel, rks);
+  w.input_bias = view<T>(input_bias, ibs);
+  w.recurrent_bias = view<T>(recurrent_bias, rbs);
+  gru::Inputs<T> in;
+  in.x = view<T>(x, xs);
+  in.mask = Rf_isNull(mask) ? nullptr : LOGICAL(mask);
+  in.initial_state = view<T>(initial_state, h0s);
+  in.dropout_mask = view<T>(dropout_mask, dms);
+  in.recurrent_dropout_mask = view<T>(recurrent_dropout_mask, rdms);
+
+  const R_xlen_t bh = static_cast<R_xlen_t>(s.batch) * s.units;
+  const R_xlen_t n_out = s.return_sequences ? bh * s.timesteps : bh;
+  Rcpp::NumericVector output(n_out), state(bh);
+  std::vector<T> out_store, state_store;
+  gru::Outputs<T> out;
+  if constexpr (std::is_same<T, double>::value) {
+    out.output = output.begin();
+    out.state = state.begin();
+  } else {
+    out_store.resize(n_out);
+    state_store.resize(bh);
+    out.output = out_store.data();
+    out.state = state_store.data();
+  }
+  if (gpu) {
+    gru::cuda::forward<T>(s, w, in, out);
+  } else {
+    gru::forward_cpu<T>(s, w, in, out);
+  }
+  if constexpr (!std::is_same<T, double>::value) {
+    std::copy(out_store.begin(), out_store.end(), output.begin());
+    std::copy(state_store.begin(), state_store.end(), state.begin());
+  }
+  if (s.return_sequences) {
+    output.attr("dim") = Rcpp::IntegerVector::create(s.batch, s.timesteps, s.units);
+  } else {
+    output.attr("dim") = Rcpp::IntegerVector::create(s.batch, s.units);
+  }
+  state.attr("dim") = Rcpp::IntegerVector::create(s.batch, s.units);
+  return Rcpp::List::create(Rcpp::Named("output") = output, Rcpp::Named("state") = state);
+}
+
+}  // namespace
+
+// The whole GRU forward pass over a sequence. dims = c(B, T, F, H).
+// [[Rcpp::export]]
+Rcpp::List cpp_gru_forward(SEXP x, Rcpp::IntegerVector dims, SEXP kernel,
+                           SEXP recurrent_kernel, SEXP input_bias, SEXP recurrent_bias,
+                           SEXP mask, SEXP initial_state, SEXP dropout_mask,
+                           SEXP recurrent_dropout_mask, Rcpp::List options,
+                           bool float64, bool gpu) {
+  const gru::Spec s = make_spec(dims, options);
+  if (float64) {
+    return run_forward<double>(s, x, kernel, recurrent_kernel, input_bias, recurrent_bias,
+                               mask, initial_state, dropout_mask, recurrent_dropout_mask,
+                               gpu);
+  }
+  return run_forward<float>(s, x, kernel, recurrent_kernel, input_bias, recurrent_bias,
+                            mask, initial_state, dropout_mask, recurrent_dropout_mask, gpu);
+}
+
+// Elementwise activation (for tests and for R-side helpers).
+// [[Rcpp::export]]
+Rcpp::NumericVector cpp_activate(Rcpp::NumericVector x, int code, bool float64) {
+  Rcpp::NumericVector y = Rcpp::clone(x);
+  if (float64) {
+    gru::activate<double>(static_cast<gru::Activation>(code), y.begin(), y.size());
+  } else {
+    std::vector<float> f(y.begin(), y.end());
+    gru::activate<float>(static_cast<gru::Activation>(code), f.data(),
+                         static_cast<long>(f.size()));
+    std::copy(f.begin(), f.end(), y.begin());
+  }
+  return y;
+}
+
+// What the build has and which GPUs are usable now.
+// [[Rcpp::export]]
+Rcpp::List cpp_backend_info() {
+  const gru::cuda::BuildInfo b = gru::cuda::build_info();
+  const std::vector<std::string> devs = gru::cuda::devices();
+  return Rcpp::List::create(
+      Rcpp::Named("cuda_built") = b.built,
+      Rcpp::Named("cuda_runtime_version") = b.cuda_runtime_version,
+      Rcpp::Named("cudnn_version") = b.cudnn_version,
+      Rcpp::Named("devices") = Rcpp::CharacterVector(devs.begin(), devs.end()));
+}
