@@ -119,6 +119,10 @@ layer_gru <- function(object, units, activation = "tanh",
                       go_backwards = FALSE, stateful = FALSE, unroll = FALSE,
                       reset_after = TRUE, use_cudnn = "auto", ...) {
   call <- environment()
+  if (missing(units) && !missing(object) && is.numeric(object) &&
+      is.null(dim(object)) && length(object) == 1L) {
+    compose_layer(object, NULL, call = call)
+  }
   if (missing(units)) {
     abort_gru(
       c("{.arg units} is missing.", "i" = "Give the number of units, e.g. {.code layer_gru(units = 32)}."),

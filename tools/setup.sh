@@ -1,0 +1,13 @@
+#!/bin/sh
+# Installs everything gru needs from Debian's packages, installs gru from this
+# source tree, and runs the demo on built-in data (datasets::sunspot.month).
+# Usage (as root, from the repository root): sh tools/setup.sh
+set -e
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends \
+  r-base-dev r-cran-rcpp r-cran-rcppeigen r-cran-cli r-cran-rlang \
+  r-cran-testthat r-cran-jsonlite r-cran-zeallot qpdf tidy devscripts >/dev/null
+R CMD INSTALL --preclean .
+Rscript -e 'demo("sunspots", package = "gru", ask = FALSE, echo = FALSE)'
