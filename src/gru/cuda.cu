@@ -39,6 +39,7 @@
 
 #include "cuda.h"
 #include "cuda_check.cuh"
+#include "cuda_layout.h"
 #include "gru.h"
 
 namespace gru {
@@ -68,8 +69,8 @@ __global__ void pack_input(const T* __restrict__ x, T* __restrict__ x_seq,
   if (i < rows) {
     const int b = static_cast<int>(i % B);
     const int j = static_cast<int>(i / B);
-    const int n = len[b];
-    if (j < n) src = b + static_cast<long long>(B) * (backwards ? n - 1 - j : j);
+    const int t = layout::source_step(j, len[b], backwards);
+    if (t >= 0) src = b + static_cast<long long>(B) * t;
   }
   for (int c = threadIdx.y; c < kTile; c += kTileRows) {
     const int f = f0 + c;
@@ -83,10 +84,9 @@ __global__ void pack_input(const T* __restrict__ x, T* __restrict__ x_seq,
   }
 }
 
-// out[b + B * k + B * T * u] (processing step k) from y_seq[(j * B + b) * H + u].
-// Row b's cuDNN sequence sits at steps k = j (forward) or k = T - n_b + j
-// (go_backwards); every other step is masked and repeats the carried state:
-// h0 before the kept steps (go_backwards, or n_b = 0), hy after them.
+// out[b + B * k + B * T * u] (processing step k) from y_seq[(j * B + b) * H + u],
+// j = layout::sequence_position(k); every other step is masked and repeats the
+// carried state (h0 or hy, see cuda_layout.h) or is zero.
 template <typename T>
 __global__ void unpack_output(const T* __restrict__ y_seq, const T* __restrict__ h0,
                               const T* __restrict__ hy, T* __restrict__ out,
@@ -105,12 +105,13 @@ __global__ void unpack_output(const T* __restrict__ y_seq, const T* __restrict__
       const int b = static_cast<int>(i % B);
       const int k = static_cast<int>(i / B);
       const int n = len[b];
-      const int j = backwards ? k - (steps - n) : k;
-      if (j >= 0 && j < n) {
+      const int j = layout::sequence_position(k, n, steps, backwards);
+      if (j >= 0) {
         v = y_seq[(static_cast<long long>(j) * B + b) * H + u];
       } else if (!zero_masked) {
-        v = (backwards || n == 0) ? h0[static_cast<long long>(b) * H + u]
-                                  : hy[static_cast<long long>(b) * H + u];
+        v = layout::masked_step_carries_initial(n, backwards)
+                ? h0[static_cast<long long>(b) * H + u]
+                : hy[static_cast<long long>(b) * H + u];
       }
     }
     tile[r][threadIdx.x] = v;
@@ -334,7 +335,7 @@ void forward_on(Context& c, const Spec& s, const Weights<T>& w, const Inputs<T>&
   std::vector<int> seq_len(B);
   bool any_kept = false;
   for (int b = 0; b < B; ++b) {
-    seq_len[b] = std::max(len[b], 1);
+    seq_len[b] = layout::cudnn_length(len[b]);
     any_kept = any_kept || len[b] > 0;
   }
 
@@ -432,8 +433,8 @@ void forward_on(Context& c, const Spec& s, const Weights<T>& w, const Inputs<T>&
   for (int b = 0; b < B; ++b) {
     const T* hrow = (len[b] == 0 ? h0_host.data() : hy_host.data()) +
                     static_cast<std::size_t>(b) * H;
-    const bool last_masked = s.go_backwards ? len[b] == 0 : len[b] < steps;
-    const bool zero_last = last_masked && s.zero_output_for_mask;
+    const bool zero_last =
+        s.zero_output_for_mask && layout::last_step_masked(len[b], steps, s.go_backwards);
     for (int u = 0; u < H; ++u) {
       const std::size_t at = b + static_cast<std::size_t>(B) * u;
       if (out.state != nullptr) out.state[at] = hrow[u];
