@@ -49,8 +49,8 @@ namespace {
 
 using detail::check;
 
-constexpr int kTile = 32;      // transpose tile edge
-constexpr int kTileRows = 8;   // threads per tile column: blocks of 32 x 8
+constexpr int kTile = 32;     // transpose tile edge
+constexpr int kTileRows = 8;  // threads per tile column: blocks of 32 x 8
 
 // x_seq[(j * B + b) * F + f] = x[b + B * t + B * T * f], where t is the input
 // step row b reads at position j of its cuDNN sequence (zero past its length).
@@ -170,8 +170,7 @@ struct Context {
   std::array<std::size_t, 6> matrix_offset{};
   std::array<std::size_t, 6> bias_offset{};
 
-  detail::DeviceBuffer weights, work, reserve, x, x_seq, y_seq, out, h0, hy, len,
-      seq_len;
+  detail::DeviceBuffer weights, work, reserve, x, x_seq, y_seq, out, h0, hy, len, seq_len;
   std::vector<unsigned char> host_weights;  // staging for the weight space
 };
 
@@ -234,13 +233,14 @@ void configure_rnn(Context& c, int F, int H) {
                                   c.matrix_desc.get(), &m, c.bias_desc.get(), &b),
           "cudnnGetRNNWeightParams");
     const int cols = id < 3 ? F : H;
-    c.matrix_offset[id] = locate(c.matrix_desc.get(), base, m, sizeof(T), H, cols, id,
-                                 "the weight matrix");
+    c.matrix_offset[id] =
+        locate(c.matrix_desc.get(), base, m, sizeof(T), H, cols, id, "the weight matrix");
     c.bias_offset[id] =
         locate(c.bias_desc.get(), base, b, sizeof(T), H, 1, id, "the bias");
     if ((c.matrix_offset[id] + static_cast<std::size_t>(H) * cols) * sizeof(T) > bytes ||
         (c.bias_offset[id] + H) * sizeof(T) > bytes) {
-      throw Error("cuDNN GRU weight " + std::to_string(id) + " lies outside the weight space");
+      throw Error("cuDNN GRU weight " + std::to_string(id) +
+                  " lies outside the weight space");
     }
   }
   c.host_weights.assign(bytes, 0);
@@ -281,8 +281,10 @@ void keras_to_cudnn_weights(const Context& c, const Spec& s, const Weights<T>& w
 // conversion relies on rather than computing something else silently.
 template <typename T>
 void check_eligible(const Spec& s, const Weights<T>& w, const Inputs<T>& in) {
-  if (s.activation != Activation::kTanh || s.recurrent_activation != Activation::kSigmoid) {
-    throw Error("the cuDNN backend needs activation tanh and recurrent_activation sigmoid");
+  if (s.activation != Activation::kTanh ||
+      s.recurrent_activation != Activation::kSigmoid) {
+    throw Error(
+        "the cuDNN backend needs activation tanh and recurrent_activation sigmoid");
   }
   if (!s.reset_after) throw Error("the cuDNN backend needs reset_after = TRUE");
   if (w.kernel == nullptr || w.recurrent_kernel == nullptr || w.input_bias == nullptr ||
@@ -393,21 +395,22 @@ void forward_on(Context& c, const Spec& s, const Weights<T>& w, const Inputs<T>&
           "cudnnSetRNNDataDescriptor (output)");
     const int h_dims[3] = {1, B, H};
     const int h_strides[3] = {B * H, H, 1};
-    check(cudnnSetTensorNdDescriptor(c.h_desc.get(), data_type<T>(), 3, h_dims, h_strides),
-          "cudnnSetTensorNdDescriptor (state)");
+    check(
+        cudnnSetTensorNdDescriptor(c.h_desc.get(), data_type<T>(), 3, h_dims, h_strides),
+        "cudnnSetTensorNdDescriptor (state)");
 
     std::size_t work_bytes = 0, reserve_bytes = 0;
     check(cudnnGetRNNTempSpaceSizes(handle, c.rnn.get(), CUDNN_FWD_MODE_INFERENCE,
                                     c.x_desc.get(), &work_bytes, &reserve_bytes),
           "cudnnGetRNNTempSpaceSizes");
     void* work = c.work.reserve(work_bytes, "cudaMalloc (cuDNN workspace)");
-    void* reserve =
-        reserve_bytes > 0 ? c.reserve.reserve(reserve_bytes, "cudaMalloc (cuDNN reserve)")
-                          : nullptr;
+    void* reserve = reserve_bytes > 0
+                        ? c.reserve.reserve(reserve_bytes, "cudaMalloc (cuDNN reserve)")
+                        : nullptr;
     check(cudnnRNNForward(handle, c.rnn.get(), CUDNN_FWD_MODE_INFERENCE, d_seq_len,
-                          c.x_desc.get(), x_seq, c.y_desc.get(), y_seq, c.h_desc.get(), h0,
-                          hy, c.h_desc.get(), nullptr, nullptr, c.weight_bytes, weights,
-                          work_bytes, work, reserve_bytes, reserve),
+                          c.x_desc.get(), x_seq, c.y_desc.get(), y_seq, c.h_desc.get(),
+                          h0, hy, c.h_desc.get(), nullptr, nullptr, c.weight_bytes,
+                          weights, work_bytes, work, reserve_bytes, reserve),
           "cudnnRNNForward");
   } else {
     // Every row is fully masked: nothing for cuDNN to do.
@@ -420,7 +423,8 @@ void forward_on(Context& c, const Spec& s, const Weights<T>& w, const Inputs<T>&
     unpack_output<T><<<transpose_grid(static_cast<long long>(rows), H), block, 0, st>>>(
         y_seq, h0, hy, seq, d_len, B, steps, H, s.go_backwards, s.zero_output_for_mask);
     check(cudaGetLastError(), "unpack_output (kernel launch)");
-    check(cudaMemcpyAsync(out.output, seq, rows * H * sizeof(T), cudaMemcpyDeviceToHost, st),
+    check(cudaMemcpyAsync(out.output, seq, rows * H * sizeof(T), cudaMemcpyDeviceToHost,
+                          st),
           "cudaMemcpyAsync (output)");
   }
   std::vector<T> hy_host(bh);
@@ -431,8 +435,8 @@ void forward_on(Context& c, const Spec& s, const Weights<T>& w, const Inputs<T>&
   // The final state is the carried state; a fully masked row keeps h0. The last
   // output (return_sequences = FALSE) is the output of the last processed step.
   for (int b = 0; b < B; ++b) {
-    const T* hrow = (len[b] == 0 ? h0_host.data() : hy_host.data()) +
-                    static_cast<std::size_t>(b) * H;
+    const T* hrow =
+        (len[b] == 0 ? h0_host.data() : hy_host.data()) + static_cast<std::size_t>(b) * H;
     const bool zero_last =
         s.zero_output_for_mask && layout::last_step_masked(len[b], steps, s.go_backwards);
     for (int u = 0; u < H; ++u) {

@@ -73,7 +73,8 @@ std::vector<Case> read_cases(const std::string& path) {
   std::string magic;
   int version = 0, n = 0;
   in >> magic >> version >> n;
-  if (magic != "gru-cases" || version != 1) throw std::runtime_error("not a gru-cases file");
+  if (magic != "gru-cases" || version != 1)
+    throw std::runtime_error("not a gru-cases file");
   std::vector<Case> cases(n);
   for (Case& c : cases) {
     std::string tag;
@@ -222,8 +223,9 @@ int conformance(const std::string& path) {
   const std::vector<Case> cases = read_cases(path);
   std::printf("# conformance: %zu eligible cases, GPU %s\n", cases.size(),
               g_gpu ? "present" : "absent (cuDNN columns SKIP)");
-  std::printf("# columns: max |difference| from the expected numbers; cuda-vs-cpu in the "
-              "same precision\n");
+  std::printf(
+      "# columns: max |difference| from the expected numbers; cuda-vs-cpu in the "
+      "same precision\n");
   int failed = 0;
   for (const Case& c : cases) {
     std::string err;
@@ -260,7 +262,9 @@ int conformance(const std::string& path) {
 // the 32-wide tiles), cuDNN against the CPU path in float and double.
 int random_tests(int n) {
   std::mt19937 rng(20240611);
-  auto uni = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  auto uni = [&](int lo, int hi) {
+    return std::uniform_int_distribution<int>(lo, hi)(rng);
+  };
   std::uniform_real_distribution<double> val(-1, 1);
   int failed = 0;
   std::printf("# random: %d configurations, GPU %s\n", n,
@@ -302,21 +306,25 @@ int random_tests(int n) {
 
     char desc[160];
     std::snprintf(desc, sizeof desc, "B%d T%d F%d H%d%s%s%s%s%s", B, T_, c.F, c.H,
-                  c.go_backwards ? " backwards" : "", c.return_sequences ? " seq" : " last",
+                  c.go_backwards ? " backwards" : "",
+                  c.return_sequences ? " seq" : " last",
                   c.zero_output ? " zero_output" : "",
                   mask_mode == 0 ? "" : (mask_mode == 1 ? " mask" : " mask+empty"),
                   h0.empty() ? "" : " h0");
     const Result<float> c32 = run<float>(false, c, B, T_, x, mask, h0);
     const Result<double> c64 = run<double>(false, c, B, T_, x, mask, h0);
-    const double cc = std::max(max_diff(c32.out, c64.out), max_diff(c32.state, c64.state));
+    const double cc =
+        std::max(max_diff(c32.out, c64.out), max_diff(c32.state, c64.state));
     bool ok = c32.error.empty() && c64.error.empty() && cc <= 1e-4;
     std::string line = "cpu32-cpu64 " + fmt(cc);
     std::string err = c32.error + c64.error;
     if (g_gpu) {
       const Result<float> g32 = run<float>(true, c, B, T_, x, mask, h0);
       const Result<double> g64 = run<double>(true, c, B, T_, x, mask, h0);
-      const double d32 = std::max(max_diff(g32.out, c32.out), max_diff(g32.state, c32.state));
-      const double d64 = std::max(max_diff(g64.out, c64.out), max_diff(g64.state, c64.state));
+      const double d32 =
+          std::max(max_diff(g32.out, c32.out), max_diff(g32.state, c32.state));
+      const double d64 =
+          std::max(max_diff(g64.out, c64.out), max_diff(g64.state, c64.state));
       ok = ok && g32.error.empty() && g64.error.empty() && d32 <= 2e-5 && d64 <= 1e-10;
       line += "  cuda-cpu32 " + fmt(d32) + "  cuda-cpu64 " + fmt(d64);
       err += g32.error + g64.error;
@@ -345,7 +353,9 @@ int random_tests(int n) {
 int emulate(int n) {
   namespace L = gru::cuda::layout;
   std::mt19937 rng(99);
-  auto uni = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  auto uni = [&](int lo, int hi) {
+    return std::uniform_int_distribution<int>(lo, hi)(rng);
+  };
   std::uniform_real_distribution<double> val(-1, 1);
   int failed = 0;
   std::printf("# emulate: %d configurations, host model of cuDNN vs the CPU path\n", n);
@@ -424,10 +434,11 @@ int emulate(int n) {
     const double d = std::max(max_diff(out, ref.out), max_diff(state, ref.state));
     const bool ok = ref.error.empty() && d <= 1e-12;
     if (!ok || i < 5 || i % 50 == 0) {
-      std::printf("%s emulate%-5d B%d T%d F%d H%d%s%s%s%s%s  max diff %s\n", ok ? "PASS" : "FAIL",
-                  i, B, T_, c.F, c.H, c.go_backwards ? " backwards" : "",
-                  c.return_sequences ? " seq" : " last", c.zero_output ? " zero_output" : "",
-                  mask.empty() ? "" : " mask", h0.empty() ? "" : " h0", fmt(d).c_str());
+      std::printf(
+          "%s emulate%-5d B%d T%d F%d H%d%s%s%s%s%s  max diff %s\n", ok ? "PASS" : "FAIL",
+          i, B, T_, c.F, c.H, c.go_backwards ? " backwards" : "",
+          c.return_sequences ? " seq" : " last", c.zero_output ? " zero_output" : "",
+          mask.empty() ? "" : " mask", h0.empty() ? "" : " h0", fmt(d).c_str());
     }
     if (!ok) ++failed;
   }
@@ -451,18 +462,19 @@ int errors() {
   std::vector<double> x(B * T_ * 3, 0.5);
   int failed = 0;
   auto expect = [&](const char* what, const std::string& error, const char* needle) {
-    const bool ok = !error.empty() && (needle == nullptr || error.find(needle) != std::string::npos);
+    const bool ok =
+        !error.empty() && (needle == nullptr || error.find(needle) != std::string::npos);
     std::printf("%s %-44s %s\n", ok ? "PASS" : "FAIL", what,
                 error.empty() ? "(no error)" : error.c_str());
     if (!ok) ++failed;
   };
   // Row 2 keeps step 3 after masking step 2: not right-padded.
   const std::vector<int> holey = {1, 1, 1, 0, 1, 1};
-  expect("non-right-padded mask throws gru::Error", run<float>(true, c, B, T_, x, holey, {}).error,
-         "right-padded");
+  expect("non-right-padded mask throws gru::Error",
+         run<float>(true, c, B, T_, x, holey, {}).error, "right-padded");
   if (!g_gpu) {
-    expect("no GPU: forward throws gru::Error", run<float>(true, c, B, T_, x, {}, {}).error,
-           nullptr);
+    expect("no GPU: forward throws gru::Error",
+           run<float>(true, c, B, T_, x, {}, {}).error, nullptr);
   } else {
     std::printf("SKIP %-44s (a GPU is present)\n", "no GPU: forward throws gru::Error");
   }
@@ -497,13 +509,16 @@ void bench(int runs, int cpu_runs, int threads) {
                           {"S3", 64, 200, 256, 512, true},
                           {"S4", 32, 50, 1024, 1024, true},
                           {"S5", 64, 500, 512, 1024, false}};
-  std::printf("# bench: float32, return_sequences, no mask; medians of %d runs after 3 "
-              "warm-ups (CPU: %d runs after 1, %d thread(s))\n",
-              runs, cpu_runs, threads);
-  std::printf("# cuDNN forward = gru::cuda::forward, host arrays in and out (includes "
-              "H2D/D2H copies and layout kernels)\n");
-  std::printf("| shape | B x T x I x H | cuDNN forward ms | min ms | pageable H2D+D2H "
-              "copies ms | CPU ms |\n|---|---|---|---|---|---|\n");
+  std::printf(
+      "# bench: float32, return_sequences, no mask; medians of %d runs after 3 "
+      "warm-ups (CPU: %d runs after 1, %d thread(s))\n",
+      runs, cpu_runs, threads);
+  std::printf(
+      "# cuDNN forward = gru::cuda::forward, host arrays in and out (includes "
+      "H2D/D2H copies and layout kernels)\n");
+  std::printf(
+      "| shape | B x T x I x H | cuDNN forward ms | min ms | pageable H2D+D2H "
+      "copies ms | CPU ms |\n|---|---|---|---|---|---|\n");
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> val(-1, 1);
   for (const Shape& sh : shapes) {
@@ -517,7 +532,8 @@ void bench(int runs, int cpu_runs, int threads) {
     const size_t H3 = 3 * static_cast<size_t>(sh.H);
     std::vector<float> k(sh.I * H3), rk(sh.H * H3), ib(H3), rb(H3),
         x(static_cast<size_t>(sh.B) * sh.T * sh.I),
-        out(static_cast<size_t>(sh.B) * sh.T * sh.H), st(static_cast<size_t>(sh.B) * sh.H);
+        out(static_cast<size_t>(sh.B) * sh.T * sh.H),
+        st(static_cast<size_t>(sh.B) * sh.H);
     for (float& v : k) v = val(rng) / std::sqrt(float(sh.I));
     for (float& v : rk) v = val(rng) / std::sqrt(float(sh.H));
     for (float& v : ib) v = 0.1f * val(rng);
@@ -630,8 +646,9 @@ void leak(int calls) {
   }
   auto call = [&](size_t i) {
     const Cfg& g = cfgs[i];
-    std::string err = g.dbl ? run<double>(true, cases[i], g.B, g.T, xs[i], masks[i], {}).error
-                            : run<float>(true, cases[i], g.B, g.T, xs[i], masks[i], {}).error;
+    std::string err =
+        g.dbl ? run<double>(true, cases[i], g.B, g.T, xs[i], masks[i], {}).error
+              : run<float>(true, cases[i], g.B, g.T, xs[i], masks[i], {}).error;
     if (!err.empty()) throw std::runtime_error(err);
   };
   try {
@@ -649,13 +666,15 @@ void leak(int calls) {
     cudaDeviceSynchronize();
     cudaMemGetInfo(&free1, &total);
     const long rss1 = rss_kib();
-    const double dev_mib = (static_cast<double>(free0) - static_cast<double>(free1)) / 1048576.0;
+    const double dev_mib =
+        (static_cast<double>(free0) - static_cast<double>(free1)) / 1048576.0;
     const double rss_mib = (rss1 - rss0) / 1024.0;
     const bool ok = dev_mib <= 1.0 && rss_mib <= 16.0;
-    std::printf("%s leak check: %d calls in %.1f s; device free memory %.1f -> %.1f MiB "
-                "(%+.2f MiB used); RSS %+.2f MiB\n",
-                ok ? "PASS" : "FAIL", calls, secs, free0 / 1048576.0, free1 / 1048576.0,
-                dev_mib, rss_mib);
+    std::printf(
+        "%s leak check: %d calls in %.1f s; device free memory %.1f -> %.1f MiB "
+        "(%+.2f MiB used); RSS %+.2f MiB\n",
+        ok ? "PASS" : "FAIL", calls, secs, free0 / 1048576.0, free1 / 1048576.0, dev_mib,
+        rss_mib);
     if (!ok) g_failed = true;
   } catch (const std::exception& e) {
     std::printf("FAIL leak check: %s\n", e.what());
@@ -688,9 +707,10 @@ int main(int argc, char** argv) {
     } else if (mode == "leak") {
       leak(arg(2, 5000));
     } else {
-      std::fprintf(stderr,
-                   "usage: gru_gpu conformance CASES | random [N] | emulate [N] | errors | "
-                   "bench [RUNS] [CPU_RUNS] [THREADS] | leak [CALLS]\n");
+      std::fprintf(
+          stderr,
+          "usage: gru_gpu conformance CASES | random [N] | emulate [N] | errors | "
+          "bench [RUNS] [CPU_RUNS] [THREADS] | leak [CALLS]\n");
       return 2;
     }
   } catch (const std::exception& e) {
