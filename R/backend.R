@@ -27,15 +27,19 @@ cuda_is_available <- function() {
   isTRUE(facts$cuda_built) && facts$gpu_count > 0L
 }
 
+# Asked once per session: the first query starts the CUDA runtime, and GPUs
+# do not come and go while R runs.
 backend_facts <- function() {
+  if (!is.null(the$backend_facts)) return(the$backend_facts)
   raw <- cpp_backend_info()
-  list(
+  the$backend_facts <- list(
     cuda_built = raw$cuda_built,
     cuda_runtime_version = raw$cuda_runtime_version,
     cudnn_version = raw$cudnn_version,
     gpu_count = length(raw$devices),
     gpu_names = as.character(raw$devices)
   )
+  the$backend_facts
 }
 
 #' @export

@@ -394,7 +394,7 @@ gru_forward <- function(self, inputs, mask = NULL, training = NULL,
   act <- resolve_activation(cfg$activation)
   ract <- resolve_activation(cfg$recurrent_activation)
   drop <- draw_dropout_masks(self, training, b, features)
-  backend <- choose_backend(
+  backend <- if (isFALSE(cfg$use_cudnn)) "cpu" else choose_backend(
     use_cudnn = cfg$use_cudnn,
     reasons = cudnn_ineligibility(cfg, training, mask),
     info = backend_facts(),
