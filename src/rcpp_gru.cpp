@@ -111,8 +111,7 @@ template <typename T>
 Rcpp::List run_backward(const gru::Spec& s, SEXP x, SEXP kernel, SEXP recurrent_kernel,
                         SEXP input_bias, SEXP recurrent_bias, SEXP mask,
                         SEXP initial_state, SEXP dropout_mask,
-                        SEXP recurrent_dropout_mask, SEXP grad_output,
-                        SEXP grad_state) {
+                        SEXP recurrent_dropout_mask, SEXP grad_output, SEXP grad_state) {
   std::vector<T> xs, ks, rks, ibs, rbs, h0s, dms, rdms, gos, gss;
   gru::Weights<T> w;
   w.kernel = view<T>(kernel, ks);
@@ -156,11 +155,10 @@ Rcpp::List run_backward(const gru::Spec& s, SEXP x, SEXP kernel, SEXP recurrent_
       Named("initial_state") = to_r(dh0, IntegerVector::create(b, h)),
       Named("kernel") = to_r(dk, IntegerVector::create(f, 3 * h)),
       Named("recurrent_kernel") = to_r(du, IntegerVector::create(h, 3 * h)),
-      Named("input_bias") = w.input_bias ? SEXP(to_r(dbi, IntegerVector::create(3 * h)))
-                                         : R_NilValue,
-      Named("recurrent_bias") = w.recurrent_bias
-                                    ? SEXP(to_r(dbr, IntegerVector::create(3 * h)))
-                                    : R_NilValue);
+      Named("input_bias") =
+          w.input_bias ? SEXP(to_r(dbi, IntegerVector::create(3 * h))) : R_NilValue,
+      Named("recurrent_bias") =
+          w.recurrent_bias ? SEXP(to_r(dbr, IntegerVector::create(3 * h))) : R_NilValue);
 }
 
 }  // namespace

@@ -82,7 +82,8 @@ struct Work {
 
 // A B x n (gate block `gate` of) dropout mask, column-major as R stores it.
 template <typename T>
-Eigen::Map<const ColMat<T>> mask_block(const T* m, int gates, int gate, Index B, Index n) {
+Eigen::Map<const ColMat<T>> mask_block(const T* m, int gates, int gate, Index B,
+                                       Index n) {
   const int block = gates == 3 ? gate : 0;
   return Eigen::Map<const ColMat<T>>(m + block * B * n, B, n);
 }
@@ -203,7 +204,8 @@ void forward_train(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
       ColMat<T> xd(B * T_, F);
       for (int g = 0; g < s.dropout_gates; ++g) {
         auto m = mask_block(in.dropout_mask, s.dropout_gates, g, B, F);
-        for (Index t = 0; t < T_; ++t) xd.middleRows(t * B, B) = x.middleRows(t * B, B).cwiseProduct(m);
+        for (Index t = 0; t < T_; ++t)
+          xd.middleRows(t * B, B) = x.middleRows(t * B, B).cwiseProduct(m);
         if (s.dropout_gates == 1) {
           ws.d.noalias() = xd * kernel;
         } else {
@@ -225,8 +227,8 @@ void forward_train(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
   }
   auto dropped_state = [&](int gate) -> const RowMat<T>& {
     if (s.recurrent_dropout_gates == 0) return h;
-    hd = h.cwiseProduct(mask_block(in.recurrent_dropout_mask, s.recurrent_dropout_gates,
-                                   gate, B, H));
+    hd = h.cwiseProduct(
+        mask_block(in.recurrent_dropout_mask, s.recurrent_dropout_gates, gate, B, H));
     return hd;
   };
   auto recurrent_product = [&](int g0, int g1) {
@@ -405,7 +407,8 @@ void backward(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
       ColMat<T> xd(B * T_, F);
       for (int g = 0; g < s.dropout_gates; ++g) {
         auto m = mask_block(in.dropout_mask, s.dropout_gates, g, B, F);
-        for (Index t = 0; t < T_; ++t) xd.middleRows(t * B, B) = x.middleRows(t * B, B).cwiseProduct(m);
+        for (Index t = 0; t < T_; ++t)
+          xd.middleRows(t * B, B) = x.middleRows(t * B, B).cwiseProduct(m);
         if (s.dropout_gates == 1) {
           dk.noalias() = xd.transpose() * ws.d;
         } else {
@@ -426,9 +429,11 @@ void backward(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
         if (s.dropout_gates == 1) {
           part.noalias() = ws.d * kernel.transpose();
         } else {
-          part.noalias() = ws.d.middleCols(g * H, H) * kernel.middleCols(g * H, H).transpose();
+          part.noalias() =
+              ws.d.middleCols(g * H, H) * kernel.middleCols(g * H, H).transpose();
         }
-        for (Index t = 0; t < T_; ++t) dx.middleRows(t * B, B) += part.middleRows(t * B, B).cwiseProduct(m);
+        for (Index t = 0; t < T_; ++t)
+          dx.middleRows(t * B, B) += part.middleRows(t * B, B).cwiseProduct(m);
       }
     }
   }
@@ -482,10 +487,11 @@ template void activation_derivative<float>(Activation, const float*, const float
                                            long);
 template void activation_derivative<double>(Activation, const double*, const double*,
                                             double*, long);
-template void forward_train<float>(const Spec&, const Weights<float>&, const Inputs<float>&,
-                                   const Outputs<float>&, float*);
+template void forward_train<float>(const Spec&, const Weights<float>&,
+                                   const Inputs<float>&, const Outputs<float>&, float*);
 template void forward_train<double>(const Spec&, const Weights<double>&,
-                                    const Inputs<double>&, const Outputs<double>&, double*);
+                                    const Inputs<double>&, const Outputs<double>&,
+                                    double*);
 template void backward<float>(const Spec&, const Weights<float>&, const Inputs<float>&,
                               const GradInputs<float>&, const Gradients<float>&, float*);
 template void backward<double>(const Spec&, const Weights<double>&, const Inputs<double>&,
