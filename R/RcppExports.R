@@ -5,6 +5,14 @@ cpp_gru_forward <- function(x, dims, kernel, recurrent_kernel, input_bias, recur
     .Call(`_gru_cpp_gru_forward`, x, dims, kernel, recurrent_kernel, input_bias, recurrent_bias, mask, initial_state, dropout_mask, recurrent_dropout_mask, options, float64, gpu)
 }
 
+cpp_gru_backward <- function(x, dims, kernel, recurrent_kernel, input_bias, recurrent_bias, mask, initial_state, dropout_mask, recurrent_dropout_mask, options, grad_output, grad_state, float64) {
+    .Call(`_gru_cpp_gru_backward`, x, dims, kernel, recurrent_kernel, input_bias, recurrent_bias, mask, initial_state, dropout_mask, recurrent_dropout_mask, options, grad_output, grad_state, float64)
+}
+
+cpp_activation_derivative <- function(x, code) {
+    .Call(`_gru_cpp_activation_derivative`, x, code)
+}
+
 cpp_activate <- function(x, code, float64) {
     .Call(`_gru_cpp_activate`, x, code, float64)
 }

@@ -339,9 +339,47 @@ gru_build <- function(self, input_dim) {
 }
 
 # The GRU forward pass behind a layer call: validates the call's arguments,
-# builds on first use, picks the backend and runs the engine.
+# builds on first use, picks the backend and runs the engine. `dropout`
+# (internal) replaces the drawn dropout masks with given ones (a list as
+# draw_dropout_masks() returns), so a caller can rerun with the same masks.
 gru_forward <- function(self, inputs, mask = NULL, training = NULL,
-                        initial_state = NULL, call = rlang::caller_env()) {
+                        initial_state = NULL, dropout = NULL,
+                        call = rlang::caller_env()) {
+  cfg <- self$config
+  prep <- gru_prepare_call(self, inputs, mask = mask, training = training,
+                           initial_state = initial_state, dropout = dropout,
+                           call = call)
+  backend <- if (isFALSE(cfg$use_cudnn)) "cpu" else choose_backend(
+    use_cudnn = cfg$use_cudnn,
+    reasons = cudnn_ineligibility(cfg, prep$training, prep$mask),
+    info = backend_facts(),
+    call = call
+  )
+  if (is.na(prep$act$code) || is.na(prep$ract$code)) {
+    res <- gru_forward_r(inputs, self$weights, cfg, prep$act, prep$ract,
+                         prep$mask, prep$h0, prep$drop)
+  } else {
+    args <- c(prep$engine, list(float64 = identical(cfg$dtype, "float64"),
+                                gpu = identical(backend, "cuda")))
+    res <- with_backend_errors(
+      do.call(cpp_gru_forward, args),
+      what = if (identical(backend, "cuda")) "cuDNN GRU forward pass" else "GRU forward pass",
+      call = call
+    )
+  }
+  if (isTRUE(cfg$stateful)) self$state <- res$state
+  out_mask <- if (isTRUE(cfg$return_sequences)) mask
+  list(output = res$output, states = list(res$state), mask = out_mask)
+}
+
+# Checks a layer call's arguments, builds the layer on first use, draws the
+# dropout masks (unless `dropout` gives them) and returns what the engine
+# entry points take: list(b, n_steps, features, mask, training, h0, drop,
+# act, ract, engine), where `engine` holds the arguments cpp_gru_forward()
+# and cpp_gru_backward() share.
+gru_prepare_call <- function(self, inputs, mask = NULL, training = NULL,
+                             initial_state = NULL, dropout = NULL,
+                             call = rlang::caller_env()) {
   cfg <- self$config
   check_sequence_input(inputs, arg = "inputs", call = call)
   d <- dim(inputs)
@@ -393,54 +431,39 @@ gru_forward <- function(self, inputs, mask = NULL, training = NULL,
 
   act <- resolve_activation(cfg$activation)
   ract <- resolve_activation(cfg$recurrent_activation)
-  drop <- draw_dropout_masks(self, training, b, features)
-  backend <- if (isFALSE(cfg$use_cudnn)) "cpu" else choose_backend(
-    use_cudnn = cfg$use_cudnn,
-    reasons = cudnn_ineligibility(cfg, training, mask),
-    info = backend_facts(),
-    call = call
-  )
+  drop <- dropout %||% draw_dropout_masks(self, training, b, features)
 
   w <- self$weights
   bias <- w$bias
   reset_after <- isTRUE(cfg$reset_after)
-  if (is.na(act$code) || is.na(ract$code)) {
-    res <- gru_forward_r(inputs, w, cfg, act, ract, mask, h0, drop)
-  } else {
-    res <- with_backend_errors(
-      cpp_gru_forward(
-        x = inputs,
-        dims = as.integer(c(b, n_steps, features, cfg$units)),
-        kernel = as.double(w$kernel),
-        recurrent_kernel = as.double(w$recurrent_kernel),
-        input_bias = if (is.null(bias)) NULL else
-          if (reset_after) as.double(bias[1L, ]) else as.double(bias),
-        recurrent_bias = if (!is.null(bias) && reset_after) as.double(bias[2L, ]),
-        mask = mask,
-        initial_state = if (is.null(h0)) NULL else as.double(h0),
-        dropout_mask = drop$input,
-        recurrent_dropout_mask = drop$recurrent,
-        options = list(
-          activation = act$code,
-          recurrent_activation = ract$code,
-          reset_after = reset_after,
-          go_backwards = isTRUE(cfg$go_backwards),
-          return_sequences = isTRUE(cfg$return_sequences),
-          zero_output_for_mask = isTRUE(cfg$zero_output_for_mask),
-          dropout_gates = drop$input_gates,
-          recurrent_dropout_gates = drop$recurrent_gates,
-          threads = 1L
-        ),
-        float64 = identical(cfg$dtype, "float64"),
-        gpu = identical(backend, "cuda")
-      ),
-      what = if (identical(backend, "cuda")) "cuDNN GRU forward pass" else "GRU forward pass",
-      call = call
+  if (!is.double(inputs)) inputs <- array(as.double(inputs), d)
+  engine <- list(
+    x = inputs,
+    dims = as.integer(c(b, n_steps, features, cfg$units)),
+    kernel = as.double(w$kernel),
+    recurrent_kernel = as.double(w$recurrent_kernel),
+    input_bias = if (is.null(bias)) NULL else
+      if (reset_after) as.double(bias[1L, ]) else as.double(bias),
+    recurrent_bias = if (!is.null(bias) && reset_after) as.double(bias[2L, ]),
+    mask = mask,
+    initial_state = if (is.null(h0)) NULL else as.double(h0),
+    dropout_mask = drop$input,
+    recurrent_dropout_mask = drop$recurrent,
+    options = list(
+      activation = act$code,
+      recurrent_activation = ract$code,
+      reset_after = reset_after,
+      go_backwards = isTRUE(cfg$go_backwards),
+      return_sequences = isTRUE(cfg$return_sequences),
+      zero_output_for_mask = isTRUE(cfg$zero_output_for_mask),
+      dropout_gates = drop$input_gates,
+      recurrent_dropout_gates = drop$recurrent_gates,
+      threads = 1L
     )
-  }
-  if (isTRUE(cfg$stateful)) self$state <- res$state
-  out_mask <- if (isTRUE(cfg$return_sequences)) mask
-  list(output = res$output, states = list(res$state), mask = out_mask)
+  )
+  list(b = b, n_steps = n_steps, features = features, mask = mask,
+       training = training, h0 = h0, drop = drop, act = act, ract = ract,
+       engine = engine)
 }
 
 # A mask: NULL, or a logical / 0-1 (batch, timesteps) matrix.
@@ -577,6 +600,7 @@ gru_format <- function(self) {
 
 layer_methods$gru <- list(
   forward = gru_forward,
+  gradients = gru_backward,
   weight_shapes = gru_weight_shapes,
   build = gru_build,
   format = gru_format,

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "gru/backward.h"
 #include "gru/cuda.h"
 #include "gru/gru.h"
 
@@ -96,6 +97,70 @@ Rcpp::List run_forward(const gru::Spec& s, SEXP x, SEXP kernel, SEXP recurrent_k
   return Rcpp::List::create(Rcpp::Named("output") = output, Rcpp::Named("state") = state);
 }
 
+// A numeric vector with R dims, filled from the engine's T buffer.
+template <typename T>
+Rcpp::NumericVector to_r(const std::vector<T>& v, Rcpp::IntegerVector dim) {
+  Rcpp::NumericVector out(v.begin(), v.end());
+  if (dim.size() > 1) out.attr("dim") = dim;
+  return out;
+}
+
+// forward_train + backward in precision T: the forward's output and state and
+// every gradient, in R's layout.
+template <typename T>
+Rcpp::List run_backward(const gru::Spec& s, SEXP x, SEXP kernel, SEXP recurrent_kernel,
+                        SEXP input_bias, SEXP recurrent_bias, SEXP mask,
+                        SEXP initial_state, SEXP dropout_mask,
+                        SEXP recurrent_dropout_mask, SEXP grad_output, SEXP grad_state) {
+  std::vector<T> xs, ks, rks, ibs, rbs, h0s, dms, rdms, gos, gss;
+  gru::Weights<T> w;
+  w.kernel = view<T>(kernel, ks);
+  w.recurrent_kernel = view<T>(recurrent_kernel, rks);
+  w.input_bias = view<T>(input_bias, ibs);
+  w.recurrent_bias = view<T>(recurrent_bias, rbs);
+  gru::Inputs<T> in;
+  in.x = view<T>(x, xs);
+  in.mask = Rf_isNull(mask) ? nullptr : LOGICAL(mask);
+  in.initial_state = view<T>(initial_state, h0s);
+  in.dropout_mask = view<T>(dropout_mask, dms);
+  in.recurrent_dropout_mask = view<T>(recurrent_dropout_mask, rdms);
+
+  const size_t B = s.batch, T_ = s.timesteps, F = s.input_dim, H = s.units;
+  std::vector<T> output(s.return_sequences ? B * T_ * H : B * H), state(B * H);
+  std::vector<T> ws(gru::train_workspace_size(s));
+  gru::forward_train<T>(s, w, in, {output.data(), state.data()}, ws.data());
+
+  gru::GradInputs<T> gin;
+  gin.output = view<T>(grad_output, gos);
+  gin.state = view<T>(grad_state, gss);
+  std::vector<T> dx(B * T_ * F), dh0(B * H), dk(F * 3 * H), du(H * 3 * H),
+      dbi(w.input_bias ? 3 * H : 0), dbr(w.recurrent_bias ? 3 * H : 0);
+  gru::Gradients<T> g;
+  g.x = dx.data();
+  g.initial_state = dh0.data();
+  g.kernel = dk.data();
+  g.recurrent_kernel = du.data();
+  g.input_bias = w.input_bias ? dbi.data() : nullptr;
+  g.recurrent_bias = w.recurrent_bias ? dbr.data() : nullptr;
+  gru::backward<T>(s, w, in, gin, g, ws.data());
+
+  using Rcpp::IntegerVector;
+  using Rcpp::Named;
+  const int b = s.batch, t = s.timesteps, f = s.input_dim, h = s.units;
+  return Rcpp::List::create(
+      Named("output") = to_r(output, s.return_sequences ? IntegerVector::create(b, t, h)
+                                                        : IntegerVector::create(b, h)),
+      Named("state") = to_r(state, IntegerVector::create(b, h)),
+      Named("inputs") = to_r(dx, IntegerVector::create(b, t, f)),
+      Named("initial_state") = to_r(dh0, IntegerVector::create(b, h)),
+      Named("kernel") = to_r(dk, IntegerVector::create(f, 3 * h)),
+      Named("recurrent_kernel") = to_r(du, IntegerVector::create(h, 3 * h)),
+      Named("input_bias") =
+          w.input_bias ? SEXP(to_r(dbi, IntegerVector::create(3 * h))) : R_NilValue,
+      Named("recurrent_bias") =
+          w.recurrent_bias ? SEXP(to_r(dbr, IntegerVector::create(3 * h))) : R_NilValue);
+}
+
 }  // namespace
 
 // The whole GRU forward pass over a sequence. dims = c(B, T, F, H).
@@ -113,6 +178,38 @@ Rcpp::List cpp_gru_forward(SEXP x, Rcpp::IntegerVector dims, SEXP kernel,
   }
   return run_forward<float>(s, x, kernel, recurrent_kernel, input_bias, recurrent_bias,
                             mask, initial_state, dropout_mask, recurrent_dropout_mask, gpu);
+}
+
+// Backpropagation through time: runs the training forward pass and the
+// backward pass given dL/d(output) and dL/d(final state) (either may be NULL
+// for zero). Arguments as cpp_gru_forward; CPU only. Returns the output, the
+// final state and the gradients w.r.t. inputs, initial state, kernel,
+// recurrent kernel and the input / recurrent bias rows (NULL without bias).
+// [[Rcpp::export]]
+Rcpp::List cpp_gru_backward(SEXP x, Rcpp::IntegerVector dims, SEXP kernel,
+                            SEXP recurrent_kernel, SEXP input_bias, SEXP recurrent_bias,
+                            SEXP mask, SEXP initial_state, SEXP dropout_mask,
+                            SEXP recurrent_dropout_mask, Rcpp::List options,
+                            SEXP grad_output, SEXP grad_state, bool float64) {
+  const gru::Spec s = make_spec(dims, options);
+  if (float64) {
+    return run_backward<double>(s, x, kernel, recurrent_kernel, input_bias,
+                                recurrent_bias, mask, initial_state, dropout_mask,
+                                recurrent_dropout_mask, grad_output, grad_state);
+  }
+  return run_backward<float>(s, x, kernel, recurrent_kernel, input_bias, recurrent_bias,
+                             mask, initial_state, dropout_mask, recurrent_dropout_mask,
+                             grad_output, grad_state);
+}
+
+// f'(x) for an activation code (for tests).
+// [[Rcpp::export]]
+Rcpp::NumericVector cpp_activation_derivative(Rcpp::NumericVector x, int code) {
+  Rcpp::NumericVector y = Rcpp::clone(x), d(x.size());
+  const auto a = static_cast<gru::Activation>(code);
+  gru::activate<double>(a, y.begin(), y.size());
+  gru::activation_derivative<double>(a, x.begin(), y.begin(), d.begin(), x.size());
+  return d;
 }
 
 // Elementwise activation (for tests and for R-side helpers).
