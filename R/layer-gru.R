@@ -340,9 +340,11 @@ gru_build <- function(self, input_dim) {
 
 # The GRU forward pass behind a layer call: validates the call's arguments,
 # builds on first use, picks the backend and runs the engine.
+# `cfg` is the layer's config; layer_rnn() and cells pass their cell's
+# config with the sequence options of the call added.
 gru_forward <- function(self, inputs, mask = NULL, training = NULL,
-                        initial_state = NULL, call = rlang::caller_env()) {
-  cfg <- self$config
+                        initial_state = NULL, call = rlang::caller_env(),
+                        cfg = self$config) {
   check_sequence_input(inputs, arg = "inputs", call = call)
   d <- dim(inputs)
   b <- d[1L]
@@ -461,7 +463,7 @@ check_mask <- function(mask, b, n_steps, call) {
     abort_gru(
       c("{.arg mask} must have shape ({b}, {n_steps}) to match {.arg inputs}' (batch, timesteps), not {have}.",
         "i" = "One value per batch row and timestep: {.code TRUE} keeps the step."),
-      class = "gru_error_shape", call = call
+      class = c("gru_error_mask", "gru_error_shape"), call = call
     )
   }
   if (anyNA(mask)) {
@@ -582,5 +584,36 @@ layer_methods$gru <- list(
   format = gru_format,
   regularized = function(self) c(kernel = "kernel_regularizer",
                                  recurrent_kernel = "recurrent_regularizer",
-                                 bias = "bias_regularizer")
+                                 bias = "bias_regularizer"),
+  constrained = function(self) c(kernel = "kernel_constraint",
+                                 recurrent_kernel = "recurrent_constraint",
+                                 bias = "bias_constraint"),
+  output_shape = function(self, shape) gru_output_shape(self, shape),
+  build_shape = function(self, shape) {
+    if (!self$built && !is.na(shape[3L])) gru_build(self, shape[3L])
+  },
+  class_name = "GRU"
 )
+
+# The output shape for an input shape c(batch, timesteps, features) (NA =
+# unknown), or a string saying why the input does not fit. Models use it to
+# check that layers chain.
+gru_output_shape <- function(self, shape) {
+  cfg <- self$config
+  if (length(shape) != 3L) {
+    return("it needs 3-D input (batch, timesteps, features)")
+  }
+  if (self$built && !is.na(shape[3L]) && shape[3L] != self$input_dim) {
+    return(paste0("it was built for ", self$input_dim, " input features"))
+  }
+  out_units <- rnn_output_units(self)
+  if (isTRUE(cfg$return_sequences)) c(shape[1:2], out_units) else c(shape[1L], out_units)
+}
+
+rnn_output_units <- function(self) self$config$units
+
+config_builders$GRU <- function(config, call) {
+  args <- config_args(config, layer_gru, extra = gru_dots, class_name = "GRU",
+                      call = call)
+  do.call(layer_gru, args)
+}
