@@ -129,11 +129,16 @@ reset_state.gru_layer <- function(object, states = NULL, ...) {
 }
 
 # Initializer, regularizer and constraint objects become plain
-# list(class_name, config); everything else is kept.
+# list(class_name, config) (a constraint's axis in Keras' 0-based count);
+# everything else is kept.
 serialize_config <- function(config) {
   lapply(config, function(v) {
     if (inherits(v, c("gru_initializer", "gru_regularizer", "gru_constraint"))) {
-      list(class_name = v$class_name, config = v$config)
+      cfg <- v$config
+      if (inherits(v, "gru_constraint") && !is.null(cfg$axis)) {
+        cfg$axis <- axis_to_keras(cfg$axis)
+      }
+      list(class_name = v$class_name, config = cfg)
     } else {
       v
     }
@@ -144,7 +149,8 @@ serialize_config <- function(config) {
 is_class_dict <- function(x) {
   is.list(x) && is.character(x$class_name) && is.list(x$config) &&
     all(names(x) %in% c("class_name", "config", "module", "registered_name",
-                        "build_config", "compile_config"))
+                        "build_config", "compile_config", "keras_version",
+                        "backend"))
 }
 
 # A nested layer's config in the list(class_name, config) form.
@@ -185,7 +191,7 @@ config_args <- function(config, constructor, extra = character(), class_name,
   unknown <- setdiff(names(config), known)
   if (length(unknown)) {
     abort_gru(
-      c("{.arg config} has unknown key{?s} {.field {unknown}} for class {.val {class_name}}.",
+      c("{.arg config} for class {.val {class_name}} has {length(unknown)} unknown key{?s}: {.field {unknown}}.",
         "i" = "Known keys: {.field {known}}."),
       class = "gru_error_config", call = call
     )

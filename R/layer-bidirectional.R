@@ -59,8 +59,13 @@ layer_bidirectional <- function(object, layer, merge_mode = "concat",
     )
   }
   check_recurrent_layer(layer, call = call)
-  if (!is.null(merge_mode)) {
-    check_choice(merge_mode, merge_modes, call = call)
+  if (!is.null(merge_mode) &&
+      !(is.character(merge_mode) && length(merge_mode) == 1L && merge_mode %in% merge_modes)) {
+    abort_gru(
+      c("{.arg merge_mode} must be `NULL` or one of {.or {.val {merge_modes}}}, not {.obj_type_friendly {merge_mode}}{if (is.character(merge_mode) && length(merge_mode) == 1L) paste0(' (\"', merge_mode, '\")')}.",
+        "i" = "`NULL` returns the two directions' outputs as a list."),
+      class = "gru_error_input", call = call
+    )
   }
   if (!is.null(backward_layer)) {
     check_recurrent_layer(backward_layer, call = call)

@@ -220,7 +220,10 @@ model_forward <- function(self, inputs, training = NULL, mask = NULL,
   if (is.null(self$input_shape)) {
     # The first successful call fixes the input shape, as building does in
     # Keras (the batch size stays free).
-    self$input_shape <- c(NA_integer_, as.integer(shape[-1L]))
+    # Only the feature axis is fixed: sequences may have any length.
+    r <- length(shape)
+    self$input_shape <- if (r >= 3L) c(rep(NA_integer_, r - 1L), as.integer(shape[r])) else
+      rep(NA_integer_, r)
   }
   list(outputs = outputs, masks = masks, output = x)
 }
@@ -244,6 +247,12 @@ model_forward <- function(self, inputs, training = NULL, mask = NULL,
 predict.gru_model <- function(object, x, batch_size = 32, ...) {
   call <- rlang::current_env()
   self <- model_self(object)
+  if (missing(x)) {
+    abort_gru(
+      c("{.arg x} is missing.", "i" = "Pass the input array, e.g. {.code predict(model, x)}."),
+      class = "gru_error_input", call = call
+    )
+  }
   batch_size <- check_positive_whole(batch_size, call = call)
   if (is.null(dim(x)) && is.numeric(x)) x <- matrix(x, 1L)
   n <- NROW(x)
@@ -310,10 +319,10 @@ names.gru_model <- function(x) {
 }
 
 model_count_params <- function(self) {
-  sum(vapply(self$layers, function(l) {
+  as.integer(sum(vapply(self$layers, function(l) {
     s <- layer_self(l)
     if (layer_is_built(s)) layer_count_params(s, NULL) else 0L
-  }, numeric(1)))
+  }, numeric(1))))
 }
 
 #' @export
@@ -372,10 +381,10 @@ get_config.gru_model <- function(object, ...) {
 }
 
 config_builders$Sequential <- function(config, call) {
-  unknown <- setdiff(names(config), c("name", "trainable", "layers", "build_input_shape"))
+  unknown <- setdiff(names(config), c("name", "trainable", "dtype", "layers", "build_input_shape"))
   if (length(unknown)) {
     abort_gru(
-      c("{.arg config} has unknown key{?s} {.field {unknown}} for class {.val Sequential}."),
+      c("{.arg config} for class {.val Sequential} has {length(unknown)} unknown key{?s}: {.field {unknown}}."),
       class = "gru_error_config", call = call
     )
   }
