@@ -38,7 +38,9 @@
 #' every config entry (`layer$units`, `layer$name`, ...).
 #'
 #' @param object What to compose the layer with: missing or `NULL` returns
-#'   the layer; a numeric array returns the layer applied to it.
+#'   the layer; a numeric array returns the layer applied to it; a
+#'   sequential model ([keras_model_sequential()]) gets the layer appended
+#'   and is returned.
 #' @param units Positive integer, dimensionality of the output space.
 #' @param activation Activation for the candidate state: a name from
 #'   [gru_activations()], `NULL` (linear) or an R function. Default `"tanh"`.
@@ -88,7 +90,8 @@
 #' @returns A GRU layer (class `gru_layer`) when `object` is missing or
 #'   `NULL`; the layer's output when `object` is an array: a
 #'   `(batch, units)` matrix, a `(batch, timesteps, units)` array with
-#'   `return_sequences`, or `list(output, state)` with `return_state`.
+#'   `return_sequences`, or `list(output, state)` with `return_state`; the
+#'   model when `object` is a sequential model.
 #' @family layers
 #' @export
 #' @examples

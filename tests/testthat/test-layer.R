@@ -26,7 +26,8 @@ test_that("saveRDS()/readRDS() round-trip layers and models in a fresh R session
     if (inherits(obj, "gru_cell")) return(obj(x[, 1, ], list(matrix(0.5, nrow(x), 3))))
     obj(x)
   }
-  path <- withr::local_tempfile(fileext = ".rds")
+  path <- tempfile(fileext = ".rds")
+  on.exit(unlink(path), add = TRUE)
   for (nm in names(objects)) {
     saveRDS(objects[[nm]], path)
     here <- run(objects[[nm]], x)
@@ -46,7 +47,8 @@ test_that("objects saved in another object format are refused", {
   layer <- layer_gru(units = 2, name = "g")
   self <- gru:::layer_self(layer)
   self$format_version <- 99L
-  path <- withr::local_tempfile(fileext = ".rds")
+  path <- tempfile(fileext = ".rds")
+  on.exit(unlink(path), add = TRUE)
   saveRDS(layer, path)
   old <- readRDS(path)
   expect_error(old(array(0, c(1, 2, 3))), class = "gru_error_version")
