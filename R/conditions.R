@@ -9,6 +9,15 @@
 #   gru_error_stateful_batch      a stateful layer called with another batch size
 #   gru_error_cudnn_unavailable   use_cudnn = TRUE where cuDNN cannot run
 #   gru_error_backend             the C++ engine or CUDA/cuDNN failed
+#   gru_error_not_built           a question only a built layer can answer
+#   gru_error_layer_kind          a cell where a layer is expected, or a
+#                                 layer where a cell is expected
+#   gru_error_mask                a mask that cannot be applied (with
+#                                 gru_error_shape when its shape is wrong)
+#   gru_error_config              a config with unknown keys or values
+#                                 (from_config(); the cause is the parent)
+#   gru_error_version             readRDS() of an object saved in an
+#                                 incompatible object format
 #
 # Messages use cli markup, name the argument and the offending value, and end
 # with an "i" bullet saying what to do.

@@ -7,6 +7,7 @@
 #' @keywords internal
 #' @useDynLib gru, .registration = TRUE
 #' @importFrom Rcpp sourceCpp
+#' @importFrom stats predict
 "_PACKAGE"
 
 # Per-session counters for Keras-style automatic layer names ("gru", "gru_1").

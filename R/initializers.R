@@ -159,7 +159,10 @@ initializer_constructors <- list(
   random_normal = initializer_random_normal,
   random_uniform = initializer_random_uniform,
   truncated_normal = initializer_truncated_normal,
-  variance_scaling = initializer_variance_scaling
+  variance_scaling = initializer_variance_scaling,
+  # keras 2's short names
+  uniform = initializer_random_uniform,
+  normal = initializer_random_normal
 )
 
 # Keras class name -> snake_case name.

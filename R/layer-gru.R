@@ -38,7 +38,9 @@
 #' every config entry (`layer$units`, `layer$name`, ...).
 #'
 #' @param object What to compose the layer with: missing or `NULL` returns
-#'   the layer; a numeric array returns the layer applied to it.
+#'   the layer; a numeric array returns the layer applied to it; a
+#'   sequential model ([keras_model_sequential()]) gets the layer appended
+#'   and is returned.
 #' @param units Positive integer, dimensionality of the output space.
 #' @param activation Activation for the candidate state: a name from
 #'   [gru_activations()], `NULL` (linear) or an R function. Default `"tanh"`.
@@ -88,7 +90,8 @@
 #' @returns A GRU layer (class `gru_layer`) when `object` is missing or
 #'   `NULL`; the layer's output when `object` is an array: a
 #'   `(batch, units)` matrix, a `(batch, timesteps, units)` array with
-#'   `return_sequences`, or `list(output, state)` with `return_state`.
+#'   `return_sequences`, or `list(output, state)` with `return_state`; the
+#'   model when `object` is a sequential model.
 #' @family layers
 #' @export
 #' @examples
@@ -342,13 +345,14 @@ gru_build <- function(self, input_dim) {
 # builds on first use, picks the backend and runs the engine. `dropout`
 # (internal) replaces the drawn dropout masks with given ones (a list as
 # draw_dropout_masks() returns), so a caller can rerun with the same masks.
+# `cfg` is the layer's config; layer_rnn() and cells pass their cell's
+# config with the sequence options of the call added.
 gru_forward <- function(self, inputs, mask = NULL, training = NULL,
                         initial_state = NULL, dropout = NULL,
-                        call = rlang::caller_env()) {
-  cfg <- self$config
+                        call = rlang::caller_env(), cfg = self$config) {
   prep <- gru_prepare_call(self, inputs, mask = mask, training = training,
                            initial_state = initial_state, dropout = dropout,
-                           call = call)
+                           call = call, cfg = cfg)
   backend <- if (isFALSE(cfg$use_cudnn)) "cpu" else choose_backend(
     use_cudnn = cfg$use_cudnn,
     reasons = cudnn_ineligibility(cfg, prep$training, prep$mask),
@@ -379,8 +383,7 @@ gru_forward <- function(self, inputs, mask = NULL, training = NULL,
 # and cpp_gru_backward() share.
 gru_prepare_call <- function(self, inputs, mask = NULL, training = NULL,
                              initial_state = NULL, dropout = NULL,
-                             call = rlang::caller_env()) {
-  cfg <- self$config
+                             call = rlang::caller_env(), cfg = self$config) {
   check_sequence_input(inputs, arg = "inputs", call = call)
   d <- dim(inputs)
   b <- d[1L]
@@ -484,7 +487,7 @@ check_mask <- function(mask, b, n_steps, call) {
     abort_gru(
       c("{.arg mask} must have shape ({b}, {n_steps}) to match {.arg inputs}' (batch, timesteps), not {have}.",
         "i" = "One value per batch row and timestep: {.code TRUE} keeps the step."),
-      class = "gru_error_shape", call = call
+      class = c("gru_error_mask", "gru_error_shape"), call = call
     )
   }
   if (anyNA(mask)) {
@@ -606,5 +609,36 @@ layer_methods$gru <- list(
   format = gru_format,
   regularized = function(self) c(kernel = "kernel_regularizer",
                                  recurrent_kernel = "recurrent_regularizer",
-                                 bias = "bias_regularizer")
+                                 bias = "bias_regularizer"),
+  constrained = function(self) c(kernel = "kernel_constraint",
+                                 recurrent_kernel = "recurrent_constraint",
+                                 bias = "bias_constraint"),
+  output_shape = function(self, shape) gru_output_shape(self, shape),
+  build_shape = function(self, shape) {
+    if (!self$built && !is.na(shape[3L])) gru_build(self, shape[3L])
+  },
+  class_name = "GRU"
 )
+
+# The output shape for an input shape c(batch, timesteps, features) (NA =
+# unknown), or a string saying why the input does not fit. Models use it to
+# check that layers chain.
+gru_output_shape <- function(self, shape) {
+  cfg <- self$config
+  if (length(shape) != 3L) {
+    return("it needs 3-D input (batch, timesteps, features)")
+  }
+  if (self$built && !is.na(shape[3L]) && shape[3L] != self$input_dim) {
+    return(paste0("it was built for ", self$input_dim, " input features"))
+  }
+  out_units <- rnn_output_units(self)
+  if (isTRUE(cfg$return_sequences)) c(shape[1:2], out_units) else c(shape[1L], out_units)
+}
+
+rnn_output_units <- function(self) self$config$units
+
+config_builders$GRU <- function(config, call) {
+  args <- config_args(config, layer_gru, extra = gru_dots, class_name = "GRU",
+                      call = call)
+  do.call(layer_gru, args)
+}

@@ -12,13 +12,27 @@
 #   batch_size the fixed batch size of a stateful layer (NULL until known)
 #   state     the carried state of a stateful layer (NULL = zeros)
 #   rng       the saved random stream of a seeded layer's dropout
+#   format_version  gru_format_version when the object was made (see
+#             check_format_version(); readRDS() of an incompatible one errors)
+#
+# Types that hold other layers (layer_rnn(), layer_bidirectional(), stacked
+# cells) keep them in `self` too and give the optional methods
+# get_weights/set_weights/reset_state/current_state/losses/sublayers, which
+# the generic helpers below call instead of reading `self$weights`.
+# Cells are the same object with a step closure, `function(inputs, states,
+# training)`, and the extra class "gru_cell".
 #
 # Everything lives in R objects, so saveRDS()/readRDS() round-trips a layer
 # (weights and stateful state included) with no external pointers.
 # Members are reached with `$` (layer$get_weights(), layer$built, and every
 # config entry, e.g. layer$units).
 
-new_layer <- function(type, config) {
+# The on-disk layout of layers and models. Bump it when a saved object of
+# the previous layout could no longer be used, and teach
+# check_format_version() what to say.
+gru_format_version <- 1L
+
+new_layer_self <- function(type, config) {
   self <- new.env(parent = emptyenv())
   self$type <- type
   self$config <- config
@@ -28,6 +42,12 @@ new_layer <- function(type, config) {
   self$batch_size <- NULL
   self$state <- NULL
   self$rng <- NULL
+  self$format_version <- gru_format_version
+  self
+}
+
+new_layer <- function(type, config) {
+  self <- new_layer_self(type, config)
   fn_env <- new.env(parent = topenv())
   fn_env$self <- self
   fn <- function(inputs, mask = NULL, training = NULL, initial_state = NULL) {
@@ -40,18 +60,65 @@ new_layer <- function(type, config) {
 
 layer_self <- function(layer) environment(unclass(layer))$self
 
+# A cell: `cell(inputs, states = NULL, training = NULL)` runs one step.
+new_cell <- function(type, config) {
+  self <- new_layer_self(type, config)
+  fn_env <- new.env(parent = topenv())
+  fn_env$self <- self
+  fn <- function(inputs, states = NULL, training = NULL) {
+    call_cell(self, inputs, states = states, training = training,
+              call = environment())
+  }
+  environment(fn) <- fn_env
+  structure(fn, class = c(paste0("gru_layer_", type), "gru_cell", "gru_layer"))
+}
+
 methods_of <- function(self) layer_methods[[self$type]]
+
+is_cell <- function(x) inherits(x, "gru_cell")
+
+# Objects saved by another layout of gru cannot be used; objects saved
+# before versioning (NULL) share layout 1.
+check_format_version <- function(self, call = rlang::caller_env()) {
+  v <- self$format_version %||% 1L
+  if (!identical(as.integer(v), gru_format_version)) {
+    abort_gru(
+      c("This object was saved by a version of gru with object format {v}; this version reads format {gru_format_version}.",
+        "i" = "Recreate it with {.fn from_config} on its config and {.fn set_weights}, or read it with the gru version that saved it."),
+      class = "gru_error_version", call = call
+    )
+  }
+  invisible(self)
+}
+
+# Runs one layer's forward method (the internal form models use): returns
+# list(output, states, mask).
+layer_forward <- function(layer, inputs, mask = NULL, training = NULL,
+                          initial_state = NULL, call = rlang::caller_env()) {
+  self <- layer_self(layer)
+  check_format_version(self, call = call)
+  methods_of(self)$forward(self, inputs, mask = mask, training = training,
+                           initial_state = initial_state, call = call)
+}
 
 # Runs the layer and formats its result the Keras way: the output alone, or
 # list(output, state) with return_state.
 call_layer <- function(self, inputs, mask = NULL, training = NULL,
                        initial_state = NULL, call = rlang::caller_env()) {
+  check_format_version(self, call = call)
   res <- methods_of(self)$forward(self, inputs, mask = mask, training = training,
                                   initial_state = initial_state, call = call)
-  if (isTRUE(self$config$return_state)) {
-    return(c(list(res$output), res$states))
-  }
-  res$output
+  out <- if (isTRUE(res$multi_output)) res$output else list(res$output)
+  if (isTRUE(self$config$return_state)) return(c(out, res$states))
+  if (isTRUE(res$multi_output)) out else res$output
+}
+
+# A cell's step: list(output, list(new_state, ...)).
+call_cell <- function(self, inputs, states = NULL, training = NULL,
+                      call = rlang::caller_env()) {
+  check_format_version(self, call = call)
+  methods_of(self)$step(self, inputs, states = states, training = training,
+                        call = call)
 }
 
 # What `object` first means in layer_*(): keras3's rules. Missing or NULL:
@@ -63,6 +130,13 @@ compose_layer <- function(object, layer, call = rlang::caller_env()) {
 #' @export
 compose_layer.default <- function(object, layer, call = rlang::caller_env()) {
   if (is.null(object)) return(layer)
+  if (is_cell(layer)) {
+    abort_gru(
+      c("A cell cannot be applied to {.arg object}: cells process one timestep.",
+        "i" = "Wrap it in a layer: {.code layer_rnn(cell = ...)}."),
+      class = "gru_error_layer_kind", call = call
+    )
+  }
   if (is.numeric(object) && is.null(dim(object)) && length(object) == 1L) {
     abort_gru(
       c("{.arg object} is the number {object}, not an input array or a model.",
@@ -111,6 +185,7 @@ compose_layer.default <- function(object, layer, call = rlang::caller_env()) {
 names.gru_layer <- function(x) {
   c("get_weights", "set_weights", "weights", "reset_state", "reset_states",
     "get_config", "count_params", "built", "states", "losses", "trainable_weights",
+    "constraints", "apply_constraints", "compute_mask",
     names(layer_self(x)$config))
 }
 
@@ -129,32 +204,63 @@ layer_member <- function(layer, self, name) {
       layer_reset_state(self, states, call = rlang::caller_env())
       invisible(layer)
     },
-    get_config = function() self$config,
+    get_config = function() get_config(layer),
     count_params = function() layer_count_params(self, call = rlang::caller_env()),
-    built = self$built,
-    states = if (isTRUE(self$config$stateful)) list(layer_current_state(self)),
+    built = layer_is_built(self),
+    cell = self$cell,
+    cells = self$cells,
+    forward_layer = self$forward_layer,
+    backward_layer = self$backward_layer,
+    states = layer_states(self),
     losses = layer_losses(self),
+    constraints = layer_constraints(self),
+    apply_constraints = function() {
+      layer_apply_constraints(self)
+      invisible(layer)
+    },
+    compute_mask = function(inputs, mask = NULL) {
+      if (is_cell(layer)) return(NULL)
+      layer_forward(layer, inputs, mask = mask, call = rlang::caller_env())$mask
+    },
     NULL
   )
 }
 
 layer_get_weights <- function(self) {
+  m <- methods_of(self)
+  if (!is.null(m$get_weights)) return(m$get_weights(self))
   if (!self$built) return(list())
   self$weights
 }
 
+# The sublayers (cells, wrapped layers) a container type holds.
+layer_sublayers <- function(self) {
+  m <- methods_of(self)
+  if (is.null(m$sublayers)) list() else m$sublayers(self)
+}
+
+layer_is_built <- function(self) {
+  m <- methods_of(self)
+  if (!is.null(m$is_built)) return(m$is_built(self))
+  isTRUE(self$built)
+}
+
 layer_count_params <- function(self, call) {
-  if (!self$built) {
+  if (!layer_is_built(self)) {
     abort_gru(
       c("Layer {.val {self$config$name}} is not built yet, so it has no parameters to count.",
         "i" = "Call it on data, or give {.arg input_shape} when you create it."),
       class = "gru_error_not_built", call = call
     )
   }
-  as.integer(sum(vapply(self$weights, length, numeric(1))))
+  as.integer(sum(vapply(layer_get_weights(self), length, numeric(1))))
 }
 
 layer_losses <- function(self) {
+  subs <- layer_sublayers(self)
+  if (length(subs)) {
+    return(do.call(c, c(list(list()), lapply(subs, function(l) layer_losses(layer_self(l))))))
+  }
   if (!self$built) return(list())
   regs <- methods_of(self)$regularized(self)
   out <- list()
@@ -165,6 +271,39 @@ layer_losses <- function(self) {
     }
   }
   out
+}
+
+# The constraint of each weight (named like the weights; NULL entries for
+# unconstrained ones), and their application: what training does after each
+# update.
+layer_constraints <- function(self) {
+  subs <- layer_sublayers(self)
+  if (length(subs)) {
+    return(do.call(c, c(list(list()), lapply(subs, function(l) layer_constraints(layer_self(l))))))
+  }
+  m <- methods_of(self)
+  keys <- if (is.null(m$constrained)) character() else m$constrained(self)
+  keys <- keys[names(keys) %in% names(self$weights)]
+  out <- lapply(keys, function(k) self$config[[k]])
+  names(out) <- names(keys)
+  out
+}
+
+layer_apply_constraints <- function(self) {
+  subs <- layer_sublayers(self)
+  if (length(subs)) {
+    for (l in subs) layer_apply_constraints(layer_self(l))
+    return(invisible(self))
+  }
+  if (!self$built) return(invisible(self))
+  cons <- layer_constraints(self)
+  for (nm in names(cons)) {
+    if (!is.null(cons[[nm]])) {
+      w <- self$weights[[nm]]
+      self$weights[[nm]] <- array(apply_constraint(cons[[nm]], w), dim = dim(w) %||% length(w))
+    }
+  }
+  invisible(self)
 }
 
 # Sets weights after checking their number, shapes and types. An unbuilt
@@ -179,13 +318,14 @@ layer_set_weights <- function(self, weights, call) {
       class = "gru_error_weights", call = call
     )
   }
+  if (!is.null(m$set_weights)) return(m$set_weights(self, weights, call = call))
   input_dim <- self$input_dim
   if (!self$built) {
     first <- weights[[1L]]
     if (length(weights) == 0L || !is.numeric(first) || length(dim(first)) != 2L) {
       abort_gru(
         c("Layer {.val {self$config$name}} is not built and its input size cannot be read from {.arg weights}.",
-          "i" = "The first weight must be the kernel, a (input_dim, {3 * self$config$units}) matrix."),
+          "i" = "The first weight must be the kernel, a (input_dim, {ncol_of_kernel(self)}) matrix."),
         class = "gru_error_weights", call = call
       )
     }
@@ -219,7 +359,7 @@ layer_set_weights <- function(self, weights, call) {
     if (!identical(as.integer(have), as.integer(want))) {
       abort_gru(
         c("Weight {i} ({.field {label}}) has shape ({paste(have, collapse = ', ')}), but ({paste(want, collapse = ', ')}) was expected.",
-          "i" = "Weights follow Keras' layout: kernel (input_dim, 3 * units), recurrent_kernel (units, 3 * units), bias {if (isTRUE(self$config$reset_after)) '(2, 3 * units)' else '(3 * units)'}."),
+          "i" = "{weight_layout_hint(self)}"),
         class = "gru_error_weights", call = call
       )
     }
@@ -237,6 +377,25 @@ layer_set_weights <- function(self, weights, call) {
   invisible(self)
 }
 
+weight_layout_hint <- function(self) {
+  if (self$type %in% c("gru", "gru_cell")) {
+    bias <- if (isTRUE(self$config$reset_after)) "(2, 3 * units)" else "(3 * units)"
+    return(paste0("Weights follow Keras' layout: kernel (input_dim, 3 * units), recurrent_kernel (units, 3 * units), bias ", bias, "."))
+  }
+  "Weights follow Keras' layout, in the order get_weights() returns them."
+}
+
+ncol_of_kernel <- function(self) {
+  if (self$type %in% c("gru", "gru_cell")) 3L * self$config$units else
+    self$config$units %||% self$config$output_dim
+}
+
+layer_states <- function(self) {
+  m <- methods_of(self)
+  if (!is.null(m$current_state)) return(m$current_state(self))
+  if (isTRUE(self$config$stateful)) list(layer_current_state(self))
+}
+
 layer_current_state <- function(self) {
   if (!is.null(self$state)) return(self$state)
   if (is.null(self$batch_size)) return(NULL)
@@ -244,6 +403,8 @@ layer_current_state <- function(self) {
 }
 
 layer_reset_state <- function(self, states, call) {
+  m <- methods_of(self)
+  if (!is.null(m$reset_state)) return(m$reset_state(self, states, call = call))
   if (!isTRUE(self$config$stateful)) return(invisible(self))
   if (is.null(states)) {
     self$state <- NULL
@@ -265,7 +426,9 @@ print.gru_layer <- function(x, ...) {
 #' @export
 format.gru_layer <- function(x, ...) {
   self <- layer_self(x)
+  check_format_version(self)
   methods_of(self)$format(self)
 }
 
 `%||%` <- function(a, b) if (is.null(a)) b else a
+

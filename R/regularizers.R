@@ -56,7 +56,8 @@ regularizer_l1_l2 <- function(l1 = 0, l2 = 0) {
 #' @param max_value,min_value Bounds on the norm.
 #' @param rate Interpolation towards the clipped norm (1 = full clipping).
 #' @param axis The axis along which norms are computed, as an R (1-based)
-#'   index.
+#'   index. `get_config()` writes it in Keras' 0-based count and
+#'   `from_config()` reads it back, so Keras configs keep their meaning.
 #' @returns A constraint object (class `gru_constraint`).
 #' @family constraints
 #' @name constraints
@@ -124,6 +125,10 @@ resolve_penalty_like <- function(x, cls, names_map, constructors, what, arg, cal
   } else if (is.list(x) && is.character(x$class_name)) {
     class_name <- if (x$class_name %in% names(constructors)) x$class_name
     config <- as.list(x$config)
+    # A config holds Keras' 0-based axis; the object holds R's 1-based one.
+    if (identical(what, "constraint") && is.numeric(config$axis)) {
+      config$axis <- axis_from_keras(config$axis)
+    }
   }
   if (is.null(class_name)) {
     abort_gru(
@@ -134,6 +139,10 @@ resolve_penalty_like <- function(x, cls, names_map, constructors, what, arg, cal
   }
   do.call(constructors[[class_name]], config)
 }
+
+# Keras counts axes from 0 (negative from the end); R from 1.
+axis_from_keras <- function(axis) ifelse(axis >= 0, axis + 1, axis)
+axis_to_keras <- function(axis) ifelse(axis >= 1, axis - 1, axis)
 
 # The penalty of one regularizer on one weight.
 regularization_penalty <- function(reg, w) {
@@ -164,6 +173,7 @@ apply_constraint <- function(constraint, w) {
   eps <- 1e-7
   col_norms <- function(axis) {
     m <- if (is.null(dim(w))) matrix(w, ncol = 1) else w
+    if (axis < 1) axis <- length(dim(m)) + axis + 1
     n <- sqrt(apply(m^2, setdiff(seq_along(dim(m)), axis), sum))
     list(m = m, n = n, margin = setdiff(seq_along(dim(m)), axis))
   }

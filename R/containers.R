@@ -1,0 +1,95 @@
+# Methods shared by the types that hold other layers (rnn, bidirectional,
+# stacked cells): weights are the sublayers' weights in order, and setting
+# them splits the list by each sublayer's count, all or nothing.
+layer_n_weights <- function(self) {
+  subs <- layer_sublayers(self)
+  if (length(subs)) {
+    return(sum(vapply(subs, function(l) layer_n_weights(layer_self(l)), numeric(1))))
+  }
+  length(methods_of(self)$weight_shapes(self, 1L))
+}
+
+container_methods <- list(
+  get_weights = function(self) {
+    subs <- layer_sublayers(self)
+    if (!all(vapply(subs, function(l) layer_is_built(layer_self(l)), logical(1)))) {
+      return(list())
+    }
+    do.call(c, lapply(subs, function(l) layer_get_weights(layer_self(l))))
+  },
+  set_weights = function(self, weights, call) {
+    subs <- lapply(layer_sublayers(self), layer_self)
+    counts <- vapply(subs, layer_n_weights, numeric(1))
+    if (length(weights) != sum(counts)) {
+      abort_gru(
+        c("{.arg weights} has {length(weights)} element{?s}, but layer {.val {self$config$name}} expects {sum(counts)}.",
+          "i" = "Pass them in the order {.code get_weights()} returns."),
+        class = "gru_error_weights", call = call
+      )
+    }
+    saved <- lapply(subs, snapshot_weights)
+    ends <- cumsum(counts)
+    rlang::try_fetch(
+      for (i in seq_along(subs)) {
+        idx <- seq_len(counts[i]) + ends[i] - counts[i]
+        layer_set_weights(subs[[i]], unname(weights[idx]), call = call)
+      },
+      error = function(cnd) {
+        Map(restore_weights, subs, saved)
+        rlang::cnd_signal(cnd)
+      }
+    )
+    invisible(self)
+  },
+  is_built = function(self) {
+    all(vapply(layer_sublayers(self), function(l) layer_is_built(layer_self(l)),
+               logical(1)))
+  }
+)
+
+snapshot_weights <- function(self) {
+  if (length(layer_sublayers(self))) return(lapply(layer_sublayers(self), function(l) snapshot_weights(layer_self(l))))
+  list(weights = self$weights, built = self$built, input_dim = self$input_dim)
+}
+
+restore_weights <- function(self, saved) {
+  subs <- layer_sublayers(self)
+  if (length(subs)) return(Map(restore_weights, lapply(subs, layer_self), saved))
+  self$weights <- saved$weights
+  self$built <- saved$built
+  self$input_dim <- saved$input_dim
+}
+
+# The output shape of a layer for an input shape (NA = unknown), or a string
+# saying why that input does not fit.
+layer_output_shape <- function(layer, shape) {
+  self <- layer_self(layer)
+  methods_of(self)$output_shape(self, shape)
+}
+
+# Creates a layer's weights for a known input shape (a model does this as
+# layers are added, as Keras does).
+layer_build_shape <- function(layer, shape) {
+  self <- layer_self(layer)
+  f <- methods_of(self)$build_shape
+  if (!is.null(f)) f(self, shape)
+  invisible(layer)
+}
+
+format_shape <- function(shape) {
+  if (is.character(shape)) return("?")
+  paste0("(", paste(ifelse(is.na(shape), "NA", shape), collapse = ", "), ")")
+}
+
+# Bound along the last axis (merge_mode = "concat"): in column-major order
+# the last axis varies slowest, so the values simply follow each other.
+bind_last <- function(a, b) {
+  d <- dim(a)
+  n <- length(d)
+  array(c(a, b), c(d[-n], d[n] + dim(b)[n]))
+}
+
+reverse_time <- function(x) {
+  n_steps <- dim(x)[2L]
+  x[, rev(seq_len(n_steps)), , drop = FALSE]
+}

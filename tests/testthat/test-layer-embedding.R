@@ -1,0 +1,17 @@
+test_that("embedding looks rows up and mask_zero produces the mask", {
+  tokens <- rbind(c(3, 1, 4, 0), c(2, 0, 0, 0))
+  emb <- layer_embedding(input_dim = 5, output_dim = 2, mask_zero = TRUE, name = "e")
+  y <- emb(tokens)
+  w <- emb$get_weights()$embeddings
+  expect_equal(dim(w), c(5L, 2L))
+  expect_equal(dim(y), c(2L, 4L, 2L))
+  expect_identical(y[1, 3, ], w[5, ])
+  expect_identical(emb$compute_mask(tokens), tokens != 0)
+  expect_null(layer_embedding(input_dim = 5, output_dim = 2)$compute_mask(tokens))
+  expect_true(all(abs(w) <= 0.05))
+  expect_identical(get_config(emb)$embeddings_initializer$class_name, "RandomUniform")
+  expect_error(emb(tokens + 2), class = "gru_error_input")
+  expect_error(emb(array(0, c(1, 2, 3))), class = "gru_error_input")
+  expect_snapshot(error = TRUE, emb(tokens + 2))
+  expect_output(print(emb), "<embedding layer \"e\"> 5 -> 2, mask_zero")
+})
