@@ -425,7 +425,7 @@ gru_forward <- function(self, inputs, mask = NULL, training = NULL,
           zero_output_for_mask = isTRUE(cfg$zero_output_for_mask),
           dropout_gates = drop$input_gates,
           recurrent_dropout_gates = drop$recurrent_gates,
-          threads = 1L
+          threads = gru_threads()
         ),
         float64 = identical(cfg$dtype, "float64"),
         gpu = identical(backend, "cuda")

@@ -189,6 +189,10 @@ Rcpp::NumericVector cpp_activate(Rcpp::NumericVector x, int code, bool float64) 
   return y;
 }
 
+// Processors available to this process (the default of gru_threads()).
+// [[Rcpp::export]]
+int cpp_cpu_cores() { return gru::cpu_cores(); }
+
 // What the build has and which GPUs are usable now.
 // [[Rcpp::export]]
 Rcpp::List cpp_backend_info() {

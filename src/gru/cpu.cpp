@@ -21,6 +21,7 @@
 #include <cstddef>
 #include <cstdlib>
 #include <new>
+#include <thread>
 #include <vector>
 
 #ifdef _OPENMP
@@ -48,6 +49,14 @@ void validate(const Spec& s) {
     throw Error("unknown activation code");
   }
   if (s.threads < 1) throw Error("threads must be at least 1");
+}
+
+int cpu_cores() {
+#ifdef _OPENMP
+  return std::max(1, omp_get_num_procs());
+#else
+  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+#endif
 }
 
 namespace {

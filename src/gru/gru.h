@@ -108,6 +108,10 @@ void forward_cpu(const Spec& spec, const Weights<T>& w, const Inputs<T>& in,
 void forward_cpu_f32_from_f64(const Spec& spec, const Weights<double>& w,
                               const Inputs<double>& in, const Outputs<float>& out);
 
+// The number of processors this process may run on (OpenMP's count, which
+// honours CPU affinity; else std::thread::hardware_concurrency(); at least 1).
+int cpu_cores();
+
 // Elementwise activations, applied in place (src/gru/activations.cpp).
 template <typename T>
 void activate(Activation a, T* x, long n);

@@ -1,0 +1,4 @@
+library(testthat)
+library(gru)
+
+test_check("gru")
