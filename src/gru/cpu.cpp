@@ -95,7 +95,10 @@ constexpr int kKC = 256;
 constexpr long kChunkRows = 1024;
 
 #ifdef _OPENMP
-#define GRU_BARRIER() _Pragma("omp barrier")
+#define GRU_BARRIER() \
+  do {                \
+    _Pragma("omp barrier") \
+  } while (0)
 #else
 #define GRU_BARRIER() ((void)0)
 #endif
@@ -133,12 +136,29 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
   const long BT = static_cast<long>(B) * Tn;
 
   // Few threads for little work: a step below ~64k multiply-adds is faster
-  // alone than split across a barrier.
-  int nt = std::min(s.threads, NB);
+  // alone than split.
+  int nt = s.threads;
   if (static_cast<double>(B) * H * 3.0 * Hp < 65536.0) nt = 1;
 #ifndef _OPENMP
   nt = 1;
 #endif
+  // Two ways to split a step. By batch rows (whole micro-tiles per thread):
+  // rows never interact, so each thread runs its own recurrence and its own
+  // part of every chunk's projection with no synchronisation after the
+  // packing; this also keeps a busy machine from stalling every step. By unit
+  // blocks, with a barrier per step, when the batch is too small to split.
+  // Splitting by rows makes every thread stream all of U each step, so it
+  // needs enough rows per thread to reuse it (or a U that fits in cache).
+  const int row_tiles = (B + MR - 1) / MR;
+  const double u_bytes = static_cast<double>(H) * 3 * Hp * sizeof(T);
+  const bool by_rows = nt > 1 && row_tiles >= 2 &&
+                       (B >= 24 * std::min(nt, row_tiles) || u_bytes <= 512.0 * 1024);
+  if (by_rows) {
+    nt = std::min(nt, row_tiles);
+  } else {
+    nt = std::min(nt, NB);
+  }
+  const bool sync = nt > 1 && !by_rows;
 
   // --- buffers, all allocated before the loop ---------------------------
   Buffer<T> up(static_cast<size_t>(NB) * H * W3);  // recurrent kernel panels
@@ -194,55 +214,84 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
 #else
     const int tid = 0, nth = 1;
 #endif
-    // This thread's unit blocks [cb0, cb1).
-    const int cb0 = static_cast<int>(static_cast<long>(NB) * tid / nth);
-    const int cb1 = static_cast<int>(static_cast<long>(NB) * (tid + 1) / nth);
+    // This thread's unit blocks [cb0, cb1) and batch rows [rb0, rb1).
+    int cb0 = 0, cb1 = NB, rb0 = 0, rb1 = B;
+    if (by_rows) {
+      rb0 = static_cast<int>(static_cast<long>(row_tiles) * tid / nth) * MR;
+      rb1 = std::min(B, static_cast<int>(static_cast<long>(row_tiles) * (tid + 1) / nth) * MR);
+    } else {
+      cb0 = static_cast<int>(static_cast<long>(NB) * tid / nth);
+      cb1 = static_cast<int>(static_cast<long>(NB) * (tid + 1) / nth);
+    }
     T* ap = apack.get() + static_cast<size_t>(tid) * nmc_max * F;
     T* tile = tiles.get() + static_cast<size_t>(tid) * MR * W3;
 
-    pack_panels<T, S>(w.recurrent_kernel, H, H, W, cb0, cb1, up.get());
-    pack_panels<T, S>(w.kernel, F, H, W, cb0, cb1, kp.get());
-    GRU_BARRIER();
+    {
+      const int pc0 = static_cast<int>(static_cast<long>(NB) * tid / nth);
+      const int pc1 = static_cast<int>(static_cast<long>(NB) * (tid + 1) / nth);
+      pack_panels<T, S>(w.recurrent_kernel, H, H, W, pc0, pc1, up.get());
+      pack_panels<T, S>(w.kernel, F, H, W, pc0, pc1, kp.get());
+    }
+    if (nt > 1) GRU_BARRIER();
 
     T* hcur = h0.get();
     T* hnext = h1.get();
     T* hdcur = hd0.get();
     T* hdnext = hd1.get();
     const int passes = s.dropout_gates == 3 ? 3 : 1;
+    // Projection micro-tiles. A thread owning the whole batch tiles the
+    // chunk's rows as one contiguous range (so a batch of one still fills
+    // MR-row tiles); otherwise each timestep's rows [rb0, rb1) are tiled.
+    const bool flat = rb0 == 0 && rb1 == B;
+    const int ptiles = (rb1 - rb0 + MR - 1) / MR;
+    const int tiles_per_block = std::max(1, kMC / MR);
 
     for (int k0 = 0; k0 < Tn; k0 += tc) {
       const int nk = std::min(tc, Tn - k0);
       // Original timesteps of this chunk: [tlo, tlo + nk).
       const int tlo = s.go_backwards ? Tn - k0 - nk : k0;
-      const long rows = static_cast<long>(nk) * B;
-      const long row0 = static_cast<long>(tlo) * B;  // in x's B*T rows
 
       // --- input projection of the chunk ------------------------------
-      const long nblk = (rows + kMC - 1) / kMC;
-      const long blk0 = nblk * tid / nth, blk1 = nblk * (tid + 1) / nth;
-      for (long blk = blk0; blk < blk1; ++blk) {
-        const long r0 = blk * kMC;
-        const int mc = static_cast<int>(std::min<long>(kMC, rows - r0));
-        const int ntile = (mc + MR - 1) / MR;
+      const long crows = static_cast<long>(nk) * B;
+      long q0 = 0, q1 = flat ? (crows + MR - 1) / MR : static_cast<long>(nk) * ptiles;
+      // Tile q: its first row in the chunk buffer and its height.
+      auto tile_rows = [&](long q, long* lr, int* m) {
+        if (flat) {
+          *lr = q * MR;
+          *m = static_cast<int>(std::min<long>(MR, crows - *lr));
+        } else {
+          const int bt = rb0 + static_cast<int>(q % ptiles) * MR;
+          *lr = (q / ptiles) * B + bt;
+          *m = std::min(MR, rb1 - bt);
+        }
+      };
+      if (sync) {
+        const long nq = q1;
+        q0 = nq * tid / nth;
+        q1 = nq * (tid + 1) / nth;
+      }
+      for (long qb = q0; qb < q1; qb += tiles_per_block) {
+        const int ntile = static_cast<int>(std::min<long>(tiles_per_block, q1 - qb));
         for (int pass = 0; pass < passes; ++pass) {
-          // Pack A: tile-major, then k, then MR rows; x (times the dropout
-          // mask of this pass, broadcast over timesteps) in the compute type.
+          // Pack A: tile, then k, then MR rows; x (times the dropout mask of
+          // this pass, broadcast over timesteps) in the compute type.
           const S* dm = s.dropout_gates == 0
                             ? nullptr
                             : in.dropout_mask + static_cast<size_t>(pass) * B * F;
           for (int tl = 0; tl < ntile; ++tl) {
-            const int m = std::min(MR, mc - tl * MR);
+            long lr;
+            int m;
+            tile_rows(qb + tl, &lr, &m);
+            const long gr = static_cast<long>(tlo) * B + lr;  // row of x
             T* a = ap + static_cast<size_t>(tl) * F * MR;
-            const long gr = row0 + r0 + tl * MR;
             for (int f = 0; f < F; ++f) {
               const S* xc = in.x + gr + BT * f;
               T* af = a + static_cast<size_t>(f) * MR;
               if (dm == nullptr) {
                 for (int i = 0; i < m; ++i) af[i] = T(xc[i]);
               } else {
-                for (int i = 0; i < m; ++i) {
-                  af[i] = T(xc[i] * dm[(gr + i) % B + static_cast<size_t>(B) * f]);
-                }
+                const S* dmf = dm + static_cast<size_t>(B) * f;
+                for (int i = 0; i < m; ++i) af[i] = T(xc[i] * dmf[(gr + i) % B]);
               }
               for (int i = m; i < MR; ++i) af[i] = T(0);
             }
@@ -254,16 +303,18 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
             for (int c = 0; c < NB; ++c) {
               const T* bp = kp.get() + (static_cast<size_t>(c) * F + kc0) * W3;
               for (int tl = 0; tl < ntile; ++tl) {
-                const int m = std::min(MR, mc - tl * MR);
+                long lr;
+                int m;
+                tile_rows(qb + tl, &lr, &m);
                 kern.tile(m, g0, ng, kc, ap + (static_cast<size_t>(tl) * F + kc0) * MR,
-                          1, MR, bp, xp.get() + (r0 + tl * MR) * N3 + c * W3, N3,
+                          1, MR, bp, xp.get() + lr * N3 + c * W3, N3,
                           bias_in.data() + c * W3, kc0 > 0);
               }
             }
           }
         }
       }
-      GRU_BARRIER();
+      if (sync) GRU_BARRIER();
 
       // --- the recurrence over the chunk --------------------------------
       for (int kk = 0; kk < nk; ++kk) {
@@ -305,8 +356,8 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
         const int ng1 = s.reset_after ? 3 : 2;
         for (int c = cb0; c < cb1; ++c) {
           const T* panel = up.get() + static_cast<size_t>(c) * H * W3;
-          for (int b0 = 0; b0 < B; b0 += MR) {
-            const int m = std::min(MR, B - b0);
+          for (int b0 = rb0; b0 < rb1; b0 += MR) {
+            const int m = std::min(MR, rb1 - b0);
             const long aoff = static_cast<long>(b0) * Hp;
             const T* rb = has_rec_bias ? bias_rec.data() + c * W3 : nullptr;
             if (rdg == 3) {
@@ -327,11 +378,11 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
         }
         if (!s.reset_after) {
           // The candidate reads r * h of every unit: wait for all blocks.
-          GRU_BARRIER();
+          if (sync) GRU_BARRIER();
           for (int c = cb0; c < cb1; ++c) {
             const T* panel = up.get() + static_cast<size_t>(c) * H * W3;
-            for (int b0 = 0; b0 < B; b0 += MR) {
-              const int m = std::min(MR, B - b0);
+            for (int b0 = rb0; b0 < rb1; b0 += MR) {
+              const int m = std::min(MR, rb1 - b0);
               kern.tile(m, 2, 1, H, rhbuf.get() + static_cast<long>(b0) * Hp, Hp, 1,
                         panel, tile, W3, nullptr, false);
               e.phase = 2;
@@ -344,14 +395,14 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
             }
           }
         }
-        GRU_BARRIER();
+        if (sync) GRU_BARRIER();
         std::swap(hcur, hnext);
         std::swap(hdcur, hdnext);
       }
     }
 
     if (out.state != nullptr) {
-      for (int b = 0; b < B; ++b) {
+      for (int b = rb0; b < rb1; ++b) {
         for (int j = cb0 * W; j < std::min(H, cb1 * W); ++j) {
           out.state[b + static_cast<size_t>(B) * j] = hcur[static_cast<size_t>(b) * Hp + j];
         }
