@@ -185,7 +185,7 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
   Buffer<T> zbuf(s.reset_after ? 0 : bh), rhbuf(s.reset_after ? 0 : bh);
   const int nmc_max = (kMC + MR - 1) / MR * MR;
   Buffer<T> apack(static_cast<size_t>(nt) * nmc_max * F);
-  Buffer<T> tiles(static_cast<size_t>(nt) * MR * W3);
+  Buffer<T> tiles(static_cast<size_t>(nt) * NB * MR * W3);
 
   // Initial state, recurrent dropout masks: row-major B x Hp, zero padded.
   for (int b = 0; b < B; ++b) {
@@ -224,7 +224,7 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
       cb1 = static_cast<int>(static_cast<long>(NB) * (tid + 1) / nth);
     }
     T* ap = apack.get() + static_cast<size_t>(tid) * nmc_max * F;
-    T* tile = tiles.get() + static_cast<size_t>(tid) * MR * W3;
+    T* tile = tiles.get() + static_cast<size_t>(tid) * NB * MR * W3;
 
     {
       const int pc0 = static_cast<int>(static_cast<long>(NB) * tid / nth);
@@ -354,44 +354,68 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
         e.hsrc2 = a_of[2];
 
         const int ng1 = s.reset_after ? 3 : 2;
-        for (int c = cb0; c < cb1; ++c) {
+        const long tstride = static_cast<long>(MR) * W3;
+        // One row tile (a small batch): all blocks' products first, then one
+        // epilogue over them. Otherwise block by block, so each panel of U
+        // stays in cache across the row tiles.
+        const bool one_tile = rb1 - rb0 <= MR;
+        auto products = [&](int c, int b0, int m, T* dst) {
           const T* panel = up.get() + static_cast<size_t>(c) * H * W3;
-          for (int b0 = rb0; b0 < rb1; b0 += MR) {
-            const int m = std::min(MR, rb1 - b0);
-            const long aoff = static_cast<long>(b0) * Hp;
-            const T* rb = has_rec_bias ? bias_rec.data() + c * W3 : nullptr;
-            if (rdg == 3) {
-              for (int g = 0; g < ng1; ++g) {
-                kern.tile(m, g, 1, H, a_of[g] + aoff, Hp, 1, panel, tile, W3, rb, false);
-              }
-            } else {
-              kern.tile(m, 0, ng1, H, a_of[0] + aoff, Hp, 1, panel, tile, W3, rb, false);
+          const long aoff = static_cast<long>(b0) * Hp;
+          const T* rb = has_rec_bias ? bias_rec.data() + c * W3 : nullptr;
+          if (rdg == 3) {
+            for (int g = 0; g < ng1; ++g) {
+              kern.tile(m, g, 1, H, a_of[g] + aoff, Hp, 1, panel, dst, W3, rb, false);
             }
-            e.phase = s.reset_after ? 0 : 1;
-            e.m = m;
-            e.b0 = b0;
-            e.block = c;
-            e.tile = tile;
-            e.xp = xpt + b0 * N3 + c * W3;
-            kern.epilogue(e);
+          } else {
+            kern.tile(m, 0, ng1, H, a_of[0] + aoff, Hp, 1, panel, dst, W3, rb, false);
           }
-        }
-        if (!s.reset_after) {
-          // The candidate reads r * h of every unit: wait for all blocks.
-          if (sync) GRU_BARRIER();
-          for (int c = cb0; c < cb1; ++c) {
-            const T* panel = up.get() + static_cast<size_t>(c) * H * W3;
-            for (int b0 = rb0; b0 < rb1; b0 += MR) {
-              const int m = std::min(MR, rb1 - b0);
-              kern.tile(m, 2, 1, H, rhbuf.get() + static_cast<long>(b0) * Hp, Hp, 1,
-                        panel, tile, W3, nullptr, false);
-              e.phase = 2;
-              e.m = m;
-              e.b0 = b0;
-              e.block = c;
-              e.tile = tile;
-              e.xp = xpt + b0 * N3 + c * W3;
-              kern.epilogue(e);
+        };
+        auto candidate = [&](int c, int b0, int m, T* dst) {
+          const T* panel = up.get() + static_cast<size_t>(c) * H * W3;
+          kern.tile(m, 2, 1, H, rhbuf.get() + static_cast<long>(b0) * Hp, Hp, 1, panel,
+                    dst, W3, nullptr, false);
+        };
+        auto finish = [&](int phase, int c, int nblocks, int b0, int m) {
+          e.phase = phase;
+          e.m = m;
+          e.b0 = b0;
+          e.block = c;
+          e.nblocks = nblocks;
+          e.tile = tile;
+          e.tile_stride = tstride;
+          e.xp = xpt + b0 * N3 + c * W3;
+          kern.epilogue(e);
+        };
+        const int phase1 = s.reset_after ? 0 : 1;
+        for (int pass = 0; pass < (s.reset_after ? 1 : 2); ++pass) {
+          if (pass == 1) {
+            // The candidate reads r * h of every unit: wait for all blocks.
+            if (sync) GRU_BARRIER();
+          }
+          const int phase = pass == 0 ? phase1 : 2;
+          if (one_tile) {
+            const int m = rb1 - rb0;
+            for (int c = cb0; c < cb1; ++c) {
+              T* dst = tile + (c - cb0) * tstride;
+              if (pass == 0) {
+                products(c, rb0, m, dst);
+              } else {
+                candidate(c, rb0, m, dst);
+              }
+            }
+            finish(phase, cb0, cb1 - cb0, rb0, m);
+          } else {
+            for (int c = cb0; c < cb1; ++c) {
+              for (int b0 = rb0; b0 < rb1; b0 += MR) {
+                const int m = std::min(MR, rb1 - b0);
+                if (pass == 0) {
+                  products(c, b0, m, tile);
+                } else {
+                  candidate(c, b0, m, tile);
+                }
+                finish(phase, c, 1, b0, m);
+              }
             }
           }
         }

@@ -30,8 +30,12 @@ struct EpilogueArgs {
   // 2: reset_after = FALSE, second half: tile's h part holds (r h) U_h.
   int phase = 0;
   int m = 0, b0 = 0, batch = 0, units = 0, hp = 0, block = 0;
-  const T* tile = nullptr;  // [m][3W]
-  const T* xp = nullptr;    // XP row of b0 for this timestep, at block c
+  // Blocks [block, block + nblocks) in one call: their work is independent,
+  // so the CPU overlaps their latency chains (a batch of one is all latency).
+  int nblocks = 1;
+  const T* tile = nullptr;  // [m][3W] per block, tile_stride apart
+  long tile_stride = 0;
+  const T* xp = nullptr;    // XP row of b0 for this timestep, at block `block`
   long xp_stride = 0;       // 3 * Hp
   const T* hprev = nullptr;  // B x Hp
   T* hnext = nullptr;
