@@ -75,9 +75,23 @@ cat(sprintf("peers: %s | onnxruntime: %s | sgemm limit: %s | /usr/bin/time: %s\n
             if (is.na(peer_dir)) "not found" else peer_dir, has_ort, has_sgemm, has_time))
 
 # ---- the sgemm limit ----------------------------------------------------------
+# OpenBLAS 0.3.21 does not recognise every virtualised Xeon and may fall back
+# to its SSE3 "Prescott" kernels, which would make a meaningless limit; unless
+# OPENBLAS_CORETYPE is set already, name the kernel family the CPU supports.
+cpu_flags <- local({
+  f <- grep("^flags", readLines("/proc/cpuinfo", warn = FALSE), value = TRUE)
+  if (length(f)) strsplit(f[[1]], "[[:space:]]+")[[1]] else character()
+})
+openblas_core <- Sys.getenv("OPENBLAS_CORETYPE", "")
+if (!nzchar(openblas_core)) {
+  openblas_core <- if ("avx512f" %in% cpu_flags) "SkylakeX" else
+    if ("avx2" %in% cpu_flags) "Haswell" else ""
+}
 sgemm_limit <- function() {
   if (!has_sgemm) return(c(`1` = NA, `2` = NA))
-  out <- system2("sh", file.path(peer_dir, "sgemm-limit.sh"), stdout = TRUE, stderr = FALSE)
+  env <- if (nzchar(openblas_core)) paste0("OPENBLAS_CORETYPE=", openblas_core) else character()
+  out <- system2("sh", file.path(peer_dir, "sgemm-limit.sh"), stdout = TRUE, stderr = FALSE,
+                 env = env)
   th <- NA
   res <- c(`1` = NA, `2` = NA)
   for (line in out) {
@@ -236,8 +250,8 @@ fmt <- function(d) {
   d[num] <- lapply(d[num], function(v) signif(v, 4))
   d
 }
-cat(sprintf("\nsgemm limit (OpenBLAS 2048^3, GFLOP/s): 1 thread %.1f, 2 threads %.1f\n",
-            limit[["1"]], limit[["2"]]))
+cat(sprintf("\nsgemm limit (OpenBLAS 2048^3, OPENBLAS_CORETYPE=%s, GFLOP/s): 1 thread %.1f, 2 threads %.1f\n",
+            openblas_core, limit[["1"]], limit[["2"]]))
 cat("\nMedian ms per forward pass (float32, reset_after, return_sequences):\n")
 print(fmt(res[c("shape", "threads", "gru_ms", "ort_ms", "speedup_vs_ort", "gflops",
                 "pct_of_sgemm", "gru_runs", "ort_runs")]), row.names = FALSE)
