@@ -17,6 +17,10 @@ cpp_activate <- function(x, code, float64) {
     .Call(`_gru_cpp_activate`, x, code, float64)
 }
 
+cpp_cpu_cores <- function() {
+    .Call(`_gru_cpp_cpu_cores`)
+}
+
 cpp_backend_info <- function() {
     .Call(`_gru_cpp_backend_info`)
 }

@@ -461,7 +461,7 @@ gru_prepare_call <- function(self, inputs, mask = NULL, training = NULL,
       zero_output_for_mask = isTRUE(cfg$zero_output_for_mask),
       dropout_gates = drop$input_gates,
       recurrent_dropout_gates = drop$recurrent_gates,
-      threads = 1L
+      threads = gru_threads()
     )
   )
   list(b = b, n_steps = n_steps, features = features, mask = mask,

@@ -83,6 +83,16 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_cpu_cores
+int cpp_cpu_cores();
+RcppExport SEXP _gru_cpp_cpu_cores() {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    rcpp_result_gen = Rcpp::wrap(cpp_cpu_cores());
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_backend_info
 Rcpp::List cpp_backend_info();
 RcppExport SEXP _gru_cpp_backend_info() {
@@ -99,6 +109,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_gru_cpp_gru_backward", (DL_FUNC) &_gru_cpp_gru_backward, 14},
     {"_gru_cpp_activation_derivative", (DL_FUNC) &_gru_cpp_activation_derivative, 2},
     {"_gru_cpp_activate", (DL_FUNC) &_gru_cpp_activate, 3},
+    {"_gru_cpp_cpu_cores", (DL_FUNC) &_gru_cpp_cpu_cores, 0},
     {"_gru_cpp_backend_info", (DL_FUNC) &_gru_cpp_backend_info, 0},
     {NULL, NULL, 0}
 };

@@ -1,7 +1,8 @@
 // The thin Rcpp glue: unpacks R objects into engine views and delegates.
 // R has already validated every argument (R/layer-gru.R); this file only
-// converts. float32 computation converts the double inputs once here, which is
-// the one place precision is decided.
+// converts. float32 computation is decided here: on the CPU the engine reads R's
+// doubles and converts while packing (no float copies); the GPU path converts
+// the inputs once here.
 #include <Rcpp.h>
 
 #include <string>
@@ -47,6 +48,66 @@ gru::Spec make_spec(const Rcpp::IntegerVector& dims, const Rcpp::List& opt) {
   return s;
 }
 
+// R's double output vectors, with their dim attributes.
+Rcpp::List make_result(const gru::Spec& s, Rcpp::NumericVector output,
+                       Rcpp::NumericVector state) {
+  if (s.return_sequences) {
+    output.attr("dim") = Rcpp::IntegerVector::create(s.batch, s.timesteps, s.units);
+  } else {
+    output.attr("dim") = Rcpp::IntegerVector::create(s.batch, s.units);
+  }
+  state.attr("dim") = Rcpp::IntegerVector::create(s.batch, s.units);
+  return Rcpp::List::create(Rcpp::Named("output") = output, Rcpp::Named("state") = state);
+}
+
+R_xlen_t output_length(const gru::Spec& s) {
+  const R_xlen_t bh = static_cast<R_xlen_t>(s.batch) * s.units;
+  return s.return_sequences ? bh * s.timesteps : bh;
+}
+
+// Widens n floats stored at the start of a double array into that array, in
+// place: walking backwards, double i (bytes 8i..8i+7) only overwrites floats
+// 2i and 2i+1, which were already read.
+void widen_in_place(double* d, R_xlen_t n) {
+  const float* f = reinterpret_cast<const float*>(d);
+  for (R_xlen_t i = n - 1; i >= 0; --i) {
+    const float v = f[i];
+    d[i] = static_cast<double>(v);
+  }
+}
+
+// The CPU in float32 without copies: the engine reads R's doubles, converting
+// as it packs, and writes its float output into the first half of R's double
+// output vector, which is then widened in place.
+Rcpp::List run_forward_cpu_f32(const gru::Spec& s, SEXP x, SEXP kernel,
+                               SEXP recurrent_kernel, SEXP input_bias,
+                               SEXP recurrent_bias, SEXP mask, SEXP initial_state,
+                               SEXP dropout_mask, SEXP recurrent_dropout_mask) {
+  std::vector<double> unused;
+  gru::Weights<double> w;
+  w.kernel = view<double>(kernel, unused);
+  w.recurrent_kernel = view<double>(recurrent_kernel, unused);
+  w.input_bias = view<double>(input_bias, unused);
+  w.recurrent_bias = view<double>(recurrent_bias, unused);
+  gru::Inputs<double> in;
+  in.x = view<double>(x, unused);
+  in.mask = Rf_isNull(mask) ? nullptr : LOGICAL(mask);
+  in.initial_state = view<double>(initial_state, unused);
+  in.dropout_mask = view<double>(dropout_mask, unused);
+  in.recurrent_dropout_mask = view<double>(recurrent_dropout_mask, unused);
+
+  const R_xlen_t bh = static_cast<R_xlen_t>(s.batch) * s.units;
+  const R_xlen_t n_out = output_length(s);
+  Rcpp::NumericVector output(Rcpp::no_init(n_out)), state(Rcpp::no_init(bh));
+  gru::Outputs<float> out;
+  out.output = reinterpret_cast<float*>(output.begin());
+  out.state = reinterpret_cast<float*>(state.begin());
+  gru::forward_cpu_f32_from_f64(s, w, in, out);
+  widen_in_place(output.begin(), n_out);
+  widen_in_place(state.begin(), bh);
+  return make_result(s, output, state);
+}
+
 template <typename T>
 Rcpp::List run_forward(const gru::Spec& s, SEXP x, SEXP kernel, SEXP recurrent_kernel,
                        SEXP input_bias, SEXP recurrent_bias, SEXP mask,
@@ -66,8 +127,8 @@ Rcpp::List run_forward(const gru::Spec& s, SEXP x, SEXP kernel, SEXP recurrent_k
   in.recurrent_dropout_mask = view<T>(recurrent_dropout_mask, rdms);
 
   const R_xlen_t bh = static_cast<R_xlen_t>(s.batch) * s.units;
-  const R_xlen_t n_out = s.return_sequences ? bh * s.timesteps : bh;
-  Rcpp::NumericVector output(n_out), state(bh);
+  const R_xlen_t n_out = output_length(s);
+  Rcpp::NumericVector output(Rcpp::no_init(n_out)), state(Rcpp::no_init(bh));
   std::vector<T> out_store, state_store;
   gru::Outputs<T> out;
   if constexpr (std::is_same<T, double>::value) {
@@ -88,13 +149,7 @@ Rcpp::List run_forward(const gru::Spec& s, SEXP x, SEXP kernel, SEXP recurrent_k
     std::copy(out_store.begin(), out_store.end(), output.begin());
     std::copy(state_store.begin(), state_store.end(), state.begin());
   }
-  if (s.return_sequences) {
-    output.attr("dim") = Rcpp::IntegerVector::create(s.batch, s.timesteps, s.units);
-  } else {
-    output.attr("dim") = Rcpp::IntegerVector::create(s.batch, s.units);
-  }
-  state.attr("dim") = Rcpp::IntegerVector::create(s.batch, s.units);
-  return Rcpp::List::create(Rcpp::Named("output") = output, Rcpp::Named("state") = state);
+  return make_result(s, output, state);
 }
 
 // A numeric vector with R dims, filled from the engine's T buffer.
@@ -176,6 +231,10 @@ Rcpp::List cpp_gru_forward(SEXP x, Rcpp::IntegerVector dims, SEXP kernel,
                                mask, initial_state, dropout_mask, recurrent_dropout_mask,
                                gpu);
   }
+  if (!gpu) {
+    return run_forward_cpu_f32(s, x, kernel, recurrent_kernel, input_bias, recurrent_bias,
+                               mask, initial_state, dropout_mask, recurrent_dropout_mask);
+  }
   return run_forward<float>(s, x, kernel, recurrent_kernel, input_bias, recurrent_bias,
                             mask, initial_state, dropout_mask, recurrent_dropout_mask, gpu);
 }
@@ -226,6 +285,10 @@ Rcpp::NumericVector cpp_activate(Rcpp::NumericVector x, int code, bool float64) 
   }
   return y;
 }
+
+// Processors available to this process (the default of gru_threads()).
+// [[Rcpp::export]]
+int cpp_cpu_cores() { return gru::cpu_cores(); }
 
 // What the build has and which GPUs are usable now.
 // [[Rcpp::export]]

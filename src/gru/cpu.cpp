@@ -1,16 +1,35 @@
-// The CPU forward pass: Keras 3's generic GRU path.
+// The CPU forward pass: Keras 3's generic GRU path, blocked for the cache and
+// vectorized by the per-ISA kernels of kernels.cpp.
 //
-// Layout inside the engine: the input projection XP holds one row per
-// (timestep, batch row), row index t * B + b, with the 3H gate columns
-// contiguous (row-major), so each step reads a contiguous B x 3H block and the
-// gate arithmetic runs along contiguous rows. The hidden state h is a
-// row-major B x H matrix. All buffers are allocated once per call; the loop
-// over timesteps allocates nothing.
-#include <Eigen/Core>
+// One call:
+//   1. packs the recurrent kernel (H x 3H) and the input kernel (F x 3H) into
+//      gate panels (see kernels.h), converting to the compute type T;
+//   2. walks the sequence in chunks of timesteps; for each chunk it computes
+//      the input projection XP = dropout(x) K + input_bias as one blocked
+//      matrix product (rows = the chunk's timesteps x batch), then runs the
+//      chunk's steps: per unit block, the micro-tile product h U of the
+//      block's panel, then the fused gate arithmetic and state update.
+// The chunk buffer (about 1024 rows x 3H) is reused, so memory stays
+// O(weights + B H) however long the sequence, and nothing is allocated per
+// step.
+//
+// Threads split the unit blocks of each step (each thread keeps its part of U
+// hot in its own cache) and the row blocks of each chunk's projection. Every
+// output element is computed by the same operations in the same order
+// whatever the thread count, so results do not depend on it.
 #include <algorithm>
+#include <cstddef>
+#include <cstdlib>
+#include <new>
+#include <thread>
 #include <vector>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #include "gru.h"
+#include "kernels.h"
 
 namespace gru {
 
@@ -32,140 +51,401 @@ void validate(const Spec& s) {
   if (s.threads < 1) throw Error("threads must be at least 1");
 }
 
+int cpu_cores() {
+#ifdef _OPENMP
+  return std::max(1, omp_get_num_procs());
+#else
+  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+#endif
+}
+
 namespace {
 
-using Eigen::Dynamic;
-using Eigen::Index;
-template <typename T>
-using RowMat = Eigen::Matrix<T, Dynamic, Dynamic, Eigen::RowMajor>;
-template <typename T>
-using ColMat = Eigen::Matrix<T, Dynamic, Dynamic, Eigen::ColMajor>;
-template <typename T>
-using RowVec = Eigen::Matrix<T, 1, Dynamic>;
+using detail::EpilogueArgs;
+using detail::Kernels;
 
-// The input projection for all timesteps: XP = dropout(x) K + input_bias.
+// A 64-byte aligned, uninitialized buffer (no page is touched before use).
 template <typename T>
-void project_inputs(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
-                    Eigen::Map<RowMat<T>>& xp) {
-  const Index B = s.batch, T_ = s.timesteps, F = s.input_dim, H = s.units;
-  Eigen::Map<const ColMat<T>> x(in.x, B * T_, F);
-  Eigen::Map<const ColMat<T>> kernel(w.kernel, F, 3 * H);
-  if (s.dropout_gates == 0) {
-    xp.noalias() = x * kernel;
-  } else {
-    // x * mask, the (B x F) mask broadcast over timesteps.
-    ColMat<T> xd(B * T_, F);
-    for (int g = 0; g < s.dropout_gates; ++g) {
-      const T* m = in.dropout_mask + static_cast<Index>(g) * B * F;
-      for (Index f = 0; f < F; ++f) {
-        for (Index t = 0; t < T_; ++t) {
-          for (Index b = 0; b < B; ++b) xd(t * B + b, f) = x(t * B + b, f) * m[b + B * f];
+class Buffer {
+ public:
+  explicit Buffer(size_t n = 0) { reset(n); }
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+  ~Buffer() { std::free(p_); }
+  void reset(size_t n) {
+    std::free(p_);
+    p_ = nullptr;
+    if (n == 0) return;
+    const size_t bytes = (n * sizeof(T) + 63) / 64 * 64;
+    p_ = static_cast<T*>(std::aligned_alloc(64, bytes));
+    if (p_ == nullptr) throw std::bad_alloc();
+  }
+  T* get() const { return p_; }
+  T& operator[](size_t i) const { return p_[i]; }
+
+ private:
+  T* p_ = nullptr;
+};
+
+// Rows of the projection handled together (packed A block) and the reduction
+// depth of one pass over it.
+constexpr int kMC = 128;
+constexpr int kKC = 256;
+// Rows (timesteps x batch) of one chunk's projection.
+constexpr long kChunkRows = 1024;
+
+#ifdef _OPENMP
+#define GRU_BARRIER() \
+  do {                \
+    _Pragma("omp barrier") \
+  } while (0)
+#else
+#define GRU_BARRIER() ((void)0)
+#endif
+
+// Packs a (rows x 3H) column-major matrix into NB gate panels of rows x 3W.
+template <typename T, typename S>
+void pack_panels(const S* src, int rows, int H, int W, int c0, int c1, T* dst) {
+  const int W3 = 3 * W;
+  for (int c = c0; c < c1; ++c) {
+    T* p = dst + static_cast<size_t>(c) * rows * W3;
+    for (int g = 0; g < 3; ++g) {
+      for (int u = 0; u < W; ++u) {
+        const int j = c * W + u;
+        T* q = p + g * W + u;
+        if (j < H) {
+          const S* col = src + static_cast<size_t>(g * H + j) * rows;
+          for (int k = 0; k < rows; ++k) q[static_cast<size_t>(k) * W3] = T(col[k]);
+        } else {
+          for (int k = 0; k < rows; ++k) q[static_cast<size_t>(k) * W3] = T(0);
         }
-      }
-      if (s.dropout_gates == 1) {
-        xp.noalias() = xd * kernel;
-      } else {
-        xp.middleCols(g * H, H).noalias() = xd * kernel.middleCols(g * H, H);
       }
     }
   }
-  if (w.input_bias != nullptr) {
-    xp.rowwise() += Eigen::Map<const RowVec<T>>(w.input_bias, 3 * H);
+}
+
+template <typename T, typename S>
+void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
+                  const Outputs<T>& out) {
+  validate(s);
+  const Kernels<T>& kern = detail::select_kernels<T>();
+  const int B = s.batch, Tn = s.timesteps, F = s.input_dim, H = s.units;
+  const int W = kern.W, MR = kern.MR, W3 = 3 * W;
+  const int NB = (H + W - 1) / W, Hp = NB * W;
+  const long N3 = 3L * Hp;
+  const long BT = static_cast<long>(B) * Tn;
+
+  // Few threads for little work: a step below ~64k multiply-adds is faster
+  // alone than split.
+  int nt = s.threads;
+  if (static_cast<double>(B) * H * 3.0 * Hp < 65536.0) nt = 1;
+#ifndef _OPENMP
+  nt = 1;
+#endif
+  // Two ways to split a step. By batch rows (whole micro-tiles per thread):
+  // rows never interact, so each thread runs its own recurrence and its own
+  // part of every chunk's projection with no synchronisation after the
+  // packing; this also keeps a busy machine from stalling every step. By unit
+  // blocks, with a barrier per step, when the batch is too small to split.
+  // Splitting by rows makes every thread stream all of U each step, so it
+  // needs enough rows per thread to reuse it (or a U that fits in cache).
+  const int row_tiles = (B + MR - 1) / MR;
+  const double u_bytes = static_cast<double>(H) * 3 * Hp * sizeof(T);
+  const bool by_rows = nt > 1 && row_tiles >= 2 &&
+                       (B >= 24 * std::min(nt, row_tiles) || u_bytes <= 512.0 * 1024);
+  if (by_rows) {
+    nt = std::min(nt, row_tiles);
+  } else {
+    nt = std::min(nt, NB);
+  }
+  const bool sync = nt > 1 && !by_rows;
+
+  // --- buffers, all allocated before the loop ---------------------------
+  Buffer<T> up(static_cast<size_t>(NB) * H * W3);  // recurrent kernel panels
+  Buffer<T> kp(static_cast<size_t>(NB) * F * W3);  // input kernel panels
+  std::vector<T> bias_in(N3, T(0)), bias_rec(N3, T(0));
+  bool has_rec_bias = false;
+  for (int g = 0; g < 3; ++g) {
+    for (int j = 0; j < H; ++j) {
+      const long p = static_cast<long>(j / W) * W3 + g * W + j % W;
+      if (w.input_bias != nullptr) bias_in[p] = T(w.input_bias[g * H + j]);
+      if (s.reset_after && w.recurrent_bias != nullptr) {
+        bias_rec[p] = T(w.recurrent_bias[g * H + j]);
+        has_rec_bias = true;
+      }
+    }
+  }
+  const int tc = static_cast<int>(
+      std::min<long>(Tn, std::max<long>(1, (kChunkRows + B - 1) / B)));
+  Buffer<T> xp(static_cast<size_t>(tc) * B * N3);
+  const size_t bh = static_cast<size_t>(B) * Hp;
+  Buffer<T> h0(bh), h1(bh);
+  const int rdg = s.recurrent_dropout_gates;
+  Buffer<T> hd0(rdg * bh), hd1(rdg * bh), rmask(rdg * bh);
+  Buffer<T> zbuf(s.reset_after ? 0 : bh), rhbuf(s.reset_after ? 0 : bh);
+  const int nmc_max = (kMC + MR - 1) / MR * MR;
+  Buffer<T> apack(static_cast<size_t>(nt) * nmc_max * F);
+  Buffer<T> tiles(static_cast<size_t>(nt) * NB * MR * W3);
+
+  // Initial state, recurrent dropout masks: row-major B x Hp, zero padded.
+  for (int b = 0; b < B; ++b) {
+    for (int j = 0; j < Hp; ++j) {
+      const size_t p = static_cast<size_t>(b) * Hp + j;
+      h0[p] = (j < H && in.initial_state != nullptr)
+                  ? T(in.initial_state[b + static_cast<size_t>(B) * j])
+                  : T(0);
+      for (int g = 0; g < rdg; ++g) {
+        rmask[g * bh + p] =
+            j < H ? T(in.recurrent_dropout_mask[g * static_cast<size_t>(B) * H + b +
+                                                static_cast<size_t>(B) * j])
+                  : T(0);
+        hd0[g * bh + p] = h0[p] * rmask[g * bh + p];
+      }
+    }
+  }
+
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt) if (nt > 1)
+#endif
+  {
+#ifdef _OPENMP
+    const int tid = omp_get_thread_num();
+    const int nth = omp_get_num_threads();
+#else
+    const int tid = 0, nth = 1;
+#endif
+    // This thread's unit blocks [cb0, cb1) and batch rows [rb0, rb1).
+    int cb0 = 0, cb1 = NB, rb0 = 0, rb1 = B;
+    if (by_rows) {
+      rb0 = static_cast<int>(static_cast<long>(row_tiles) * tid / nth) * MR;
+      rb1 = std::min(B, static_cast<int>(static_cast<long>(row_tiles) * (tid + 1) / nth) * MR);
+    } else {
+      cb0 = static_cast<int>(static_cast<long>(NB) * tid / nth);
+      cb1 = static_cast<int>(static_cast<long>(NB) * (tid + 1) / nth);
+    }
+    T* ap = apack.get() + static_cast<size_t>(tid) * nmc_max * F;
+    T* tile = tiles.get() + static_cast<size_t>(tid) * NB * MR * W3;
+
+    {
+      const int pc0 = static_cast<int>(static_cast<long>(NB) * tid / nth);
+      const int pc1 = static_cast<int>(static_cast<long>(NB) * (tid + 1) / nth);
+      pack_panels<T, S>(w.recurrent_kernel, H, H, W, pc0, pc1, up.get());
+      pack_panels<T, S>(w.kernel, F, H, W, pc0, pc1, kp.get());
+    }
+    if (nt > 1) GRU_BARRIER();
+
+    T* hcur = h0.get();
+    T* hnext = h1.get();
+    T* hdcur = hd0.get();
+    T* hdnext = hd1.get();
+    const int passes = s.dropout_gates == 3 ? 3 : 1;
+    // Projection micro-tiles. A thread owning the whole batch tiles the
+    // chunk's rows as one contiguous range (so a batch of one still fills
+    // MR-row tiles); otherwise each timestep's rows [rb0, rb1) are tiled.
+    const bool flat = rb0 == 0 && rb1 == B;
+    const int ptiles = (rb1 - rb0 + MR - 1) / MR;
+    const int tiles_per_block = std::max(1, kMC / MR);
+
+    for (int k0 = 0; k0 < Tn; k0 += tc) {
+      const int nk = std::min(tc, Tn - k0);
+      // Original timesteps of this chunk: [tlo, tlo + nk).
+      const int tlo = s.go_backwards ? Tn - k0 - nk : k0;
+
+      // --- input projection of the chunk ------------------------------
+      const long crows = static_cast<long>(nk) * B;
+      long q0 = 0, q1 = flat ? (crows + MR - 1) / MR : static_cast<long>(nk) * ptiles;
+      // Tile q: its first row in the chunk buffer and its height.
+      auto tile_rows = [&](long q, long* lr, int* m) {
+        if (flat) {
+          *lr = q * MR;
+          *m = static_cast<int>(std::min<long>(MR, crows - *lr));
+        } else {
+          const int bt = rb0 + static_cast<int>(q % ptiles) * MR;
+          *lr = (q / ptiles) * B + bt;
+          *m = std::min(MR, rb1 - bt);
+        }
+      };
+      if (sync) {
+        const long nq = q1;
+        q0 = nq * tid / nth;
+        q1 = nq * (tid + 1) / nth;
+      }
+      for (long qb = q0; qb < q1; qb += tiles_per_block) {
+        const int ntile = static_cast<int>(std::min<long>(tiles_per_block, q1 - qb));
+        for (int pass = 0; pass < passes; ++pass) {
+          // Pack A: tile, then k, then MR rows; x (times the dropout mask of
+          // this pass, broadcast over timesteps) in the compute type.
+          const S* dm = s.dropout_gates == 0
+                            ? nullptr
+                            : in.dropout_mask + static_cast<size_t>(pass) * B * F;
+          for (int tl = 0; tl < ntile; ++tl) {
+            long lr;
+            int m;
+            tile_rows(qb + tl, &lr, &m);
+            const long gr = static_cast<long>(tlo) * B + lr;  // row of x
+            T* a = ap + static_cast<size_t>(tl) * F * MR;
+            for (int f = 0; f < F; ++f) {
+              const S* xc = in.x + gr + BT * f;
+              T* af = a + static_cast<size_t>(f) * MR;
+              if (dm == nullptr) {
+                for (int i = 0; i < m; ++i) af[i] = T(xc[i]);
+              } else {
+                const S* dmf = dm + static_cast<size_t>(B) * f;
+                for (int i = 0; i < m; ++i) af[i] = T(xc[i] * dmf[(gr + i) % B]);
+              }
+              for (int i = m; i < MR; ++i) af[i] = T(0);
+            }
+          }
+          const int g0 = passes == 3 ? pass : 0;
+          const int ng = passes == 3 ? 1 : 3;
+          for (int kc0 = 0; kc0 < F; kc0 += kKC) {
+            const int kc = std::min(kKC, F - kc0);
+            for (int c = 0; c < NB; ++c) {
+              const T* bp = kp.get() + (static_cast<size_t>(c) * F + kc0) * W3;
+              for (int tl = 0; tl < ntile; ++tl) {
+                long lr;
+                int m;
+                tile_rows(qb + tl, &lr, &m);
+                kern.tile(m, g0, ng, kc, ap + (static_cast<size_t>(tl) * F + kc0) * MR,
+                          1, MR, bp, xp.get() + lr * N3 + c * W3, N3,
+                          bias_in.data() + c * W3, kc0 > 0);
+              }
+            }
+          }
+        }
+      }
+      if (sync) GRU_BARRIER();
+
+      // --- the recurrence over the chunk --------------------------------
+      for (int kk = 0; kk < nk; ++kk) {
+        const int k = k0 + kk;
+        const int t = s.go_backwards ? Tn - 1 - k : k;
+        const T* xpt = xp.get() + static_cast<long>(t - tlo) * B * N3;
+        EpilogueArgs<T> e;
+        e.batch = B;
+        e.units = H;
+        e.hp = Hp;
+        e.xp_stride = N3;
+        e.hprev = hcur;
+        e.hnext = hnext;
+        e.zbuf = zbuf.get();
+        e.rhbuf = rhbuf.get();
+        e.ndrop = rdg;
+        for (int g = 0; g < rdg; ++g) {
+          e.hd[g] = hdnext + g * bh;
+          e.dmask[g] = rmask.get() + g * bh;
+        }
+        e.mask = in.mask == nullptr ? nullptr : in.mask + static_cast<long>(B) * t;
+        if (s.return_sequences) {
+          e.out = out.output + static_cast<long>(B) * k;
+          e.out_stride = BT;
+        } else if (k == Tn - 1) {
+          e.out = out.output;
+          e.out_stride = B;
+        }
+        e.zero_output_for_mask = s.zero_output_for_mask;
+        e.act = s.activation;
+        e.ract = s.recurrent_activation;
+        // The state each gate's product reads.
+        const T* a_of[3];
+        for (int g = 0; g < 3; ++g) {
+          a_of[g] = rdg == 0 ? hcur : hdcur + (rdg == 3 ? g : 0) * bh;
+        }
+        e.hsrc2 = a_of[2];
+
+        const int ng1 = s.reset_after ? 3 : 2;
+        const long tstride = static_cast<long>(MR) * W3;
+        // One row tile (a small batch): all blocks' products first, then one
+        // epilogue over them. Otherwise block by block, so each panel of U
+        // stays in cache across the row tiles.
+        const bool one_tile = rb1 - rb0 <= MR;
+        auto products = [&](int c, int b0, int m, T* dst) {
+          const T* panel = up.get() + static_cast<size_t>(c) * H * W3;
+          const long aoff = static_cast<long>(b0) * Hp;
+          const T* rb = has_rec_bias ? bias_rec.data() + c * W3 : nullptr;
+          if (rdg == 3) {
+            for (int g = 0; g < ng1; ++g) {
+              kern.tile(m, g, 1, H, a_of[g] + aoff, Hp, 1, panel, dst, W3, rb, false);
+            }
+          } else {
+            kern.tile(m, 0, ng1, H, a_of[0] + aoff, Hp, 1, panel, dst, W3, rb, false);
+          }
+        };
+        auto candidate = [&](int c, int b0, int m, T* dst) {
+          const T* panel = up.get() + static_cast<size_t>(c) * H * W3;
+          kern.tile(m, 2, 1, H, rhbuf.get() + static_cast<long>(b0) * Hp, Hp, 1, panel,
+                    dst, W3, nullptr, false);
+        };
+        auto finish = [&](int phase, int c, int nblocks, int b0, int m) {
+          e.phase = phase;
+          e.m = m;
+          e.b0 = b0;
+          e.block = c;
+          e.nblocks = nblocks;
+          e.tile = tile;
+          e.tile_stride = tstride;
+          e.xp = xpt + b0 * N3 + c * W3;
+          kern.epilogue(e);
+        };
+        const int phase1 = s.reset_after ? 0 : 1;
+        for (int pass = 0; pass < (s.reset_after ? 1 : 2); ++pass) {
+          if (pass == 1) {
+            // The candidate reads r * h of every unit: wait for all blocks.
+            if (sync) GRU_BARRIER();
+          }
+          const int phase = pass == 0 ? phase1 : 2;
+          if (one_tile) {
+            const int m = rb1 - rb0;
+            for (int c = cb0; c < cb1; ++c) {
+              T* dst = tile + (c - cb0) * tstride;
+              if (pass == 0) {
+                products(c, rb0, m, dst);
+              } else {
+                candidate(c, rb0, m, dst);
+              }
+            }
+            finish(phase, cb0, cb1 - cb0, rb0, m);
+          } else {
+            for (int c = cb0; c < cb1; ++c) {
+              for (int b0 = rb0; b0 < rb1; b0 += MR) {
+                const int m = std::min(MR, rb1 - b0);
+                if (pass == 0) {
+                  products(c, b0, m, tile);
+                } else {
+                  candidate(c, b0, m, tile);
+                }
+                finish(phase, c, 1, b0, m);
+              }
+            }
+          }
+        }
+        if (sync) GRU_BARRIER();
+        std::swap(hcur, hnext);
+        std::swap(hdcur, hdnext);
+      }
+    }
+
+    if (out.state != nullptr) {
+      for (int b = rb0; b < rb1; ++b) {
+        for (int j = cb0 * W; j < std::min(H, cb1 * W); ++j) {
+          out.state[b + static_cast<size_t>(B) * j] = hcur[static_cast<size_t>(b) * Hp + j];
+        }
+      }
+    }
   }
 }
 
 }  // namespace
 
 template <typename T>
-void forward_cpu(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
+void forward_cpu(const Spec& spec, const Weights<T>& w, const Inputs<T>& in,
                  const Outputs<T>& out) {
-  validate(s);
-  const Index B = s.batch, T_ = s.timesteps, H = s.units;
+  forward_impl<T, T>(spec, w, in, out);
+}
 
-  std::vector<T> xp_buf(static_cast<size_t>(B * T_ * 3 * H));
-  Eigen::Map<RowMat<T>> xp(xp_buf.data(), B * T_, 3 * H);
-  project_inputs(s, w, in, xp);
-
-  Eigen::Map<const ColMat<T>> rk(w.recurrent_kernel, H, 3 * H);
-  RowMat<T> h(B, H), h_new(B, H), hu(B, 3 * H), gates(B, 3 * H), hd(B, H),
-      rh(B, H);
-  if (in.initial_state != nullptr) {
-    h = Eigen::Map<const ColMat<T>>(in.initial_state, B, H);
-  } else {
-    h.setZero();
-  }
-
-  // The recurrent state a gate's product reads: h itself, or h times that
-  // gate's recurrent dropout mask.
-  auto dropped_state = [&](int gate) -> const RowMat<T>& {
-    if (s.recurrent_dropout_gates == 0) return h;
-    const int block = s.recurrent_dropout_gates == 3 ? gate : 0;
-    hd = h.array() *
-         Eigen::Map<const ColMat<T>>(in.recurrent_dropout_mask + block * B * H, B, H)
-             .array();
-    return hd;
-  };
-  // hu[:, cols of gates g0..g1) = state(g) U[:, same cols).
-  auto recurrent_product = [&](int g0, int g1) {
-    if (s.recurrent_dropout_gates == 3) {
-      for (int g = g0; g < g1; ++g) {
-        hu.middleCols(g * H, H).noalias() = dropped_state(g) * rk.middleCols(g * H, H);
-      }
-    } else {
-      hu.middleCols(g0 * H, (g1 - g0) * H).noalias() =
-          dropped_state(g0) * rk.middleCols(g0 * H, (g1 - g0) * H);
-    }
-  };
-
-  for (Index k = 0; k < T_; ++k) {
-    const Index t = s.go_backwards ? T_ - 1 - k : k;
-    auto xpt = xp.middleRows(t * B, B);
-
-    if (s.reset_after) {
-      recurrent_product(0, 3);
-      if (w.recurrent_bias != nullptr) {
-        hu.rowwise() += Eigen::Map<const RowVec<T>>(w.recurrent_bias, 3 * H);
-      }
-    } else {
-      recurrent_product(0, 2);
-    }
-    gates.leftCols(2 * H) = xpt.leftCols(2 * H) + hu.leftCols(2 * H);
-    for (Index b = 0; b < B; ++b) activate(s.recurrent_activation, &gates(b, 0), 2 * H);
-
-    if (s.reset_after) {
-      gates.rightCols(H) = xpt.rightCols(H).array() +
-                           gates.middleCols(H, H).array() * hu.rightCols(H).array();
-    } else {
-      // (r * h_h) U_h, where h_h is the state with the h gate's dropout.
-      rh = gates.middleCols(H, H).array() * dropped_state(2).array();
-      hu.rightCols(H).noalias() = rh * rk.rightCols(H);
-      gates.rightCols(H) = xpt.rightCols(H) + hu.rightCols(H);
-    }
-    for (Index b = 0; b < B; ++b) activate(s.activation, &gates(b, 2 * H), H);
-
-    // h = z * h_prev + (1 - z) * hh
-    h_new = gates.leftCols(H).array() * h.array() +
-            (T(1) - gates.leftCols(H).array()) * gates.rightCols(H).array();
-
-    // A masked step carries the state; its output repeats the previous output
-    // (which for a GRU is the carried state) or is zero.
-    const bool last = k == T_ - 1;
-    for (Index b = 0; b < B; ++b) {
-      const bool keep = in.mask == nullptr || in.mask[b + B * t] != 0;
-      if (!keep) h_new.row(b) = h.row(b);
-      if (!s.return_sequences && !last) continue;
-      T* o = out.output + (s.return_sequences ? b + B * k : b);
-      const Index ostride = s.return_sequences ? B * T_ : B;
-      for (Index j = 0; j < H; ++j) {
-        o[ostride * j] = (!keep && s.zero_output_for_mask) ? T(0) : h_new(b, j);
-      }
-    }
-    h.swap(h_new);
-  }
-
-  if (out.state != nullptr) {
-    Eigen::Map<ColMat<T>>(out.state, B, H) = h;
-  }
+void forward_cpu_f32_from_f64(const Spec& spec, const Weights<double>& w,
+                              const Inputs<double>& in, const Outputs<float>& out) {
+  forward_impl<float, double>(spec, w, in, out);
 }
 
 template void forward_cpu<float>(const Spec&, const Weights<float>&, const Inputs<float>&,

@@ -61,7 +61,7 @@ struct Spec {
   // (implementation 1).
   int dropout_gates = 0;
   int recurrent_dropout_gates = 0;
-  int threads = 1;  // CPU worker threads; results do not depend on it
+  int threads = 1;  // CPU worker threads (an upper bound); results do not depend on it
 };
 
 // Keras weight layout. Gate blocks along the 3H axis are z, r, h.
@@ -101,6 +101,16 @@ void validate(const Spec& spec);
 template <typename T>
 void forward_cpu(const Spec& spec, const Weights<T>& w, const Inputs<T>& in,
                  const Outputs<T>& out);
+
+// The float32 forward pass over double-precision arrays: x, the weights and
+// the other inputs are converted to float as they are packed, so no float
+// copy of them is ever made. Same semantics as forward_cpu<float>.
+void forward_cpu_f32_from_f64(const Spec& spec, const Weights<double>& w,
+                              const Inputs<double>& in, const Outputs<float>& out);
+
+// The number of processors this process may run on (OpenMP's count, which
+// honours CPU affinity; else std::thread::hardware_concurrency(); at least 1).
+int cpu_cores();
 
 // Elementwise activations, applied in place (src/gru/activations.cpp).
 template <typename T>

@@ -1,0 +1,81 @@
+#' Get or set the number of CPU threads
+#'
+#' `gru_threads()` reports how many threads the CPU forward pass of
+#' [layer_gru()] may use; `gru_threads(n)` sets it for the rest of the session
+#' (through the option `gru.threads`). Results do not depend on the thread
+#' count: every output is computed by the same operations in the same order.
+#'
+#' Small problems run on one thread whatever the setting, because splitting a
+#' step of a few thousand multiply-adds costs more than it saves.
+#'
+#' @param n `NULL` to query, or a positive whole number of threads.
+#'
+#' @details
+#' Without a setting, the count comes from, in order:
+#' 1. the option `gru.threads`;
+#' 2. the environment variable `GRU_NUM_THREADS`;
+#' 3. the number of cores available to this process.
+#'
+#' It is then capped by `OMP_THREAD_LIMIT` when that is set, and at 2 when
+#' `_R_CHECK_LIMIT_CORES_` is set (as `R CMD check --as-cran` does), so
+#' examples and tests stay within CRAN's limit.
+#'
+#' @returns `gru_threads()` returns the thread count in effect, an integer.
+#'   `gru_threads(n)` returns the previous count, invisibly.
+#' @family backend
+#' @export
+#' @examples
+#' gru_threads()
+#'
+#' old <- gru_threads(1)
+#' layer <- layer_gru(units = 4)
+#' y <- layer(array(runif(2 * 3 * 5), c(2, 3, 5)))
+#' gru_threads(old)
+gru_threads <- function(n = NULL) {
+  if (is.null(n)) {
+    return(effective_threads(requested_threads()))
+  }
+  if (!is_count(n)) {
+    shown <- if (is.numeric(n) && length(n) == 1L) paste0(" (", format(n), ")") else ""
+    abort_gru(
+      c("{.arg n} must be a positive whole number, not {.obj_type_friendly {n}}{shown}.",
+        "i" = "For example {.code gru_threads(2)}; {.code gru_threads()} reports the count."),
+      class = "gru_error_input"
+    )
+  }
+  n <- as.integer(n)
+  old <- effective_threads(requested_threads())
+  options(gru.threads = n)
+  invisible(old)
+}
+
+# The count asked for: option, then environment variable, then the cores.
+# An unusable option or variable falls through to the next source.
+requested_threads <- function() {
+  opt <- getOption("gru.threads")
+  if (is_count(opt)) {
+    return(as.integer(opt))
+  }
+  env <- suppressWarnings(as.numeric(Sys.getenv("GRU_NUM_THREADS", "")))
+  if (is_count(env)) {
+    return(as.integer(env))
+  }
+  max(1L, cpp_cpu_cores())
+}
+
+effective_threads <- function(n) {
+  limit <- suppressWarnings(as.numeric(Sys.getenv("OMP_THREAD_LIMIT", "")))
+  if (is_count(limit)) {
+    n <- min(n, as.integer(limit))
+  }
+  check_limit <- Sys.getenv("_R_CHECK_LIMIT_CORES_", "")
+  if (nzchar(check_limit) && !identical(tolower(check_limit), "false")) {
+    n <- min(n, 2L)
+  }
+  as.integer(n)
+}
+
+is_count <- function(x) {
+  is.numeric(x) && length(x) == 1L && !is.na(x) && is.finite(x) && x >= 1 &&
+    x == trunc(x)
+}

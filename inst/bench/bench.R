@@ -1,0 +1,302 @@
+# Times gru's CPU forward pass on the standard shapes at 1 and 2 threads, side
+# by side with onnxruntime (when installed) and the machine's sgemm limit.
+#
+# Usage (from the package root or anywhere, with gru installed):
+#   Rscript inst/bench/bench.R [--rounds=5] [--reps=4] [--out=DIR]
+#                              [--peers=DIR] [--shapes=S1,S2,S3,S4] [--quick]
+#
+#   --peers   the shared benchmark folder holding ort_time.js, gru_onnx.py and
+#             sgemm-limit.sh (default: $GRU_BENCH_DIR, else ../shared/bench
+#             from the current folder or from this script's package root).
+#   ORT_MODULE  onnxruntime-node's folder (default
+#             ~/.cache/gru-peers/node_modules/onnxruntime-node); the peer is
+#             skipped when it, node or /usr/bin/python3 with onnx is missing.
+#   --quick   fewer rounds, no scaling sweep.
+#
+# Each round times gru (`reps` calls per thread count) and then, if present,
+# onnxruntime (a fresh `node` process, `reps + 1` runs, its median), so the two
+# alternate under the same machine load. Reported times are medians over all
+# rounds (>= 10 runs each with the defaults). The sgemm limit (OpenBLAS
+# 2048^3, via sgemm-limit.sh) is measured before and after the rounds; the
+# better rate counts. Peak memory comes from /usr/bin/time -v on a child R
+# process running one forward pass, minus the same process without it.
+#
+# Writes bench-results.csv, bench-float64.csv, bench-memory.csv,
+# bench-scaling.csv and bench-scaling.png to --out (default inst/bench/results
+# from the package root, which .Rbuildignore leaves out; else the current
+# folder) and prints the tables.
+
+args <- commandArgs(trailingOnly = TRUE)
+opt <- function(name, default) {
+  hit <- grep(paste0("^--", name, "="), args, value = TRUE)
+  if (length(hit)) sub(paste0("^--", name, "="), "", hit[[1]]) else default
+}
+quick <- "--quick" %in% args
+rounds <- as.integer(opt("rounds", if (quick) 3 else 5))
+reps <- as.integer(opt("reps", 4))
+out_dir <- opt("out", if (dir.exists("inst/bench")) "inst/bench/results" else ".")
+dir.create(out_dir, showWarnings = FALSE, recursive = TRUE)
+shape_names <- strsplit(opt("shapes", "S1,S2,S3,S4"), ",")[[1]]
+
+suppressPackageStartupMessages(library(gru))
+
+shapes <- list(
+  S1 = c(B = 1, T = 100, I = 32, H = 64),
+  S2 = c(B = 64, T = 100, I = 64, H = 128),
+  S3 = c(B = 64, T = 200, I = 256, H = 512),
+  S4 = c(B = 32, T = 50, I = 1024, H = 1024)
+)[shape_names]
+gflop <- function(s) 2 * s[["B"]] * s[["T"]] * 3 * s[["H"]] * (s[["I"]] + s[["H"]]) / 1e9
+
+# ---- where the peers live ---------------------------------------------------
+script_dir <- local({
+  f <- sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))
+  if (length(f)) dirname(normalizePath(f[[1]])) else getwd()
+})
+candidates <- c(
+  Sys.getenv("GRU_BENCH_DIR", ""),
+  opt("peers", ""),
+  file.path(getwd(), "..", "shared", "bench"),
+  file.path(script_dir, "..", "..", "..", "shared", "bench")
+)
+candidates <- candidates[nzchar(candidates) & dir.exists(candidates)]
+peer_dir <- if (length(candidates)) normalizePath(candidates[[1]]) else NA_character_
+ort_module <- Sys.getenv(
+  "ORT_MODULE", file.path(Sys.getenv("HOME"), ".cache/gru-peers/node_modules/onnxruntime-node")
+)
+have <- function(cmd) nzchar(Sys.which(cmd))
+has_ort <- !is.na(peer_dir) && file.exists(file.path(peer_dir, "ort_time.js")) &&
+  have("node") && dir.exists(ort_module) && file.exists("/usr/bin/python3") &&
+  system2("/usr/bin/python3", c("-c", shQuote("import onnx, numpy")),
+          stdout = FALSE, stderr = FALSE) == 0
+has_sgemm <- !is.na(peer_dir) && file.exists(file.path(peer_dir, "sgemm-limit.sh"))
+has_time <- file.exists("/usr/bin/time")
+cat(sprintf("peers: %s | onnxruntime: %s | sgemm limit: %s | /usr/bin/time: %s\n",
+            if (is.na(peer_dir)) "not found" else peer_dir, has_ort, has_sgemm, has_time))
+
+# ---- the sgemm limit ----------------------------------------------------------
+# OpenBLAS 0.3.21 does not recognise every virtualised Xeon and may fall back
+# to its SSE3 "Prescott" kernels, which would make a meaningless limit; unless
+# OPENBLAS_CORETYPE is set already, name the kernel family the CPU supports.
+cpu_flags <- local({
+  f <- grep("^flags", readLines("/proc/cpuinfo", warn = FALSE), value = TRUE)
+  if (length(f)) strsplit(f[[1]], "[[:space:]]+")[[1]] else character()
+})
+openblas_core <- Sys.getenv("OPENBLAS_CORETYPE", "")
+if (!nzchar(openblas_core)) {
+  openblas_core <- if ("avx512f" %in% cpu_flags) "SkylakeX" else
+    if ("avx2" %in% cpu_flags) "Haswell" else ""
+}
+sgemm_limit <- function() {
+  if (!has_sgemm) return(c(`1` = NA, `2` = NA))
+  env <- if (nzchar(openblas_core)) paste0("OPENBLAS_CORETYPE=", openblas_core) else character()
+  out <- system2("sh", file.path(peer_dir, "sgemm-limit.sh"), stdout = TRUE, stderr = FALSE,
+                 env = env)
+  th <- NA
+  res <- c(`1` = NA, `2` = NA)
+  for (line in out) {
+    if (grepl("^threads=", line)) th <- sub("threads=", "", line)
+    if (grepl("2048x2048x2048", line)) {
+      res[[th]] <- as.numeric(sub(".* ([0-9.]+) GFLOP/s.*", "\\1", line))
+    }
+  }
+  res
+}
+
+# ---- onnxruntime, one process per call ---------------------------------------
+ort_models <- list()
+ort_model <- function(s) {
+  key <- paste(s[["I"]], s[["H"]])
+  if (is.null(ort_models[[key]])) {
+    f <- tempfile(fileext = ".onnx")
+    system2("/usr/bin/python3", c(file.path(peer_dir, "gru_onnx.py"), s[["I"]], s[["H"]], f))
+    ort_models[[key]] <<- f
+  }
+  ort_models[[key]]
+}
+ort_time <- function(s, threads, n) {
+  out <- system2(
+    "node",
+    c(file.path(peer_dir, "ort_time.js"), ort_model(s), s[["B"]], s[["T"]], s[["I"]], s[["H"]],
+      threads, n),
+    stdout = TRUE, stderr = FALSE, env = paste0("ORT_MODULE=", ort_module)
+  )
+  line <- grep("median_ms=", out, value = TRUE)
+  if (!length(line)) return(NA_real_)
+  as.numeric(sub(".*median_ms=([0-9.]+).*", "\\1", line[[1]]))
+}
+
+# ---- gru ---------------------------------------------------------------------
+make_case <- function(s, dtype = "float32") {
+  set.seed(1)
+  layer <- layer_gru(units = s[["H"]], return_sequences = TRUE, dtype = dtype)
+  x <- array(stats::runif(s[["B"]] * s[["T"]] * s[["I"]], -1, 1), s[c("B", "T", "I")])
+  invisible(layer(x))  # builds the weights
+  list(layer = layer, x = x)
+}
+time_calls <- function(case, threads, n) {
+  old <- gru_threads(threads)
+  on.exit(gru_threads(old))
+  invisible(case$layer(case$x))
+  vapply(seq_len(n), function(i) {
+    t0 <- proc.time()[["elapsed"]]
+    invisible(case$layer(case$x))
+    (proc.time()[["elapsed"]] - t0) * 1000
+  }, numeric(1))
+}
+# Sub-millisecond calls: time batches of calls and divide.
+time_small <- function(case, threads, n, batch = 200L) {
+  old <- gru_threads(threads)
+  on.exit(gru_threads(old))
+  vapply(seq_len(n), function(i) {
+    t0 <- proc.time()[["elapsed"]]
+    for (j in seq_len(batch)) case$layer(case$x)
+    (proc.time()[["elapsed"]] - t0) * 1000 / batch
+  }, numeric(1))
+}
+
+# ---- peak memory -------------------------------------------------------------
+peak_rss_mb <- function(s, run) {
+  if (!has_time) return(NA_real_)
+  code <- sprintf(paste(
+    "suppressPackageStartupMessages(library(gru)); gru_threads(1);",
+    "l <- layer_gru(units = %d, return_sequences = TRUE);",
+    "x <- array(runif(%d), c(%d, %d, %d));",
+    "invisible(l(x[1, 1, , drop = FALSE]));",
+    "if (%s) y <- l(x)"), s[["H"]], prod(s[c("B", "T", "I")]), s[["B"]], s[["T"]],
+    s[["I"]], if (run) "TRUE" else "FALSE")
+  f <- tempfile(fileext = ".R")
+  writeLines(code, f)
+  err <- system2("/usr/bin/time", c("-v", file.path(R.home("bin"), "Rscript"), f),
+                 stdout = TRUE, stderr = TRUE)
+  kb <- as.numeric(sub(".*: *", "", grep("Maximum resident set size", err, value = TRUE)))
+  kb / 1024
+}
+
+# ---- the main table ----------------------------------------------------------
+cat(sprintf("machine: %s, %d cores; gru kernels: %s; %s\n",
+            sub("^model name\\s*:\\s*", "",
+                grep("^model name", readLines("/proc/cpuinfo"), value = TRUE)[1]),
+            gru:::cpp_cpu_cores(), Sys.getenv("GRU_ISA", "best available"), format(Sys.time())))
+limit1 <- sgemm_limit()
+results <- list()
+for (nm in names(shapes)) {
+  s <- shapes[[nm]]
+  case <- make_case(s)
+  small <- gflop(s) < 0.01
+  g <- list(`1` = numeric(), `2` = numeric())
+  o <- list(`1` = numeric(), `2` = numeric())
+  for (r in seq_len(rounds)) {
+    for (th in c("1", "2")) {
+      g[[th]] <- c(g[[th]], if (small) time_small(case, as.integer(th), reps)
+                            else time_calls(case, as.integer(th), reps))
+      if (has_ort) o[[th]] <- c(o[[th]], ort_time(s, th, reps + 1L))
+    }
+  }
+  for (th in c("1", "2")) {
+    results[[length(results) + 1]] <- data.frame(
+      shape = nm, B = s[["B"]], T = s[["T"]], I = s[["I"]], H = s[["H"]],
+      threads = as.integer(th), gru_ms = stats::median(g[[th]]), gru_min_ms = min(g[[th]]),
+      gru_runs = length(g[[th]]),
+      ort_ms = if (has_ort) stats::median(o[[th]]) else NA_real_,
+      ort_runs = if (has_ort) length(o[[th]]) * (reps + 1L) else 0L
+    )
+  }
+  rm(case)
+  invisible(gc())
+}
+limit2 <- sgemm_limit()
+limit <- pmax(limit1, limit2, na.rm = TRUE)
+res <- do.call(rbind, results)
+res$gflops <- vapply(seq_len(nrow(res)), function(i) gflop(shapes[[res$shape[i]]]), 0) /
+  res$gru_ms * 1000
+res$speedup_vs_ort <- res$ort_ms / res$gru_ms
+res$sgemm_limit_gflops <- limit[as.character(res$threads)]
+res$pct_of_sgemm <- 100 * res$gflops / res$sgemm_limit_gflops
+
+# float64 against float32, one thread.
+f64 <- list()
+for (nm in intersect(c("S2", "S3", "S4"), names(shapes))) {
+  s <- shapes[[nm]]
+  c32 <- make_case(s, "float32")
+  c64 <- make_case(s, "float64")
+  t32 <- t64 <- numeric()
+  for (r in seq_len(max(2, rounds - 2))) {
+    t32 <- c(t32, time_calls(c32, 1L, 2L))
+    t64 <- c(t64, time_calls(c64, 1L, 2L))
+  }
+  f64[[nm]] <- data.frame(shape = nm, f32_ms = stats::median(t32), f64_ms = stats::median(t64))
+  rm(c32, c64)
+  invisible(gc())
+}
+f64 <- do.call(rbind, f64)
+if (!is.null(f64)) f64$ratio <- f64$f64_ms / f64$f32_ms
+
+# Peak memory of one forward pass (1 thread) over the same process without it.
+mem <- do.call(rbind, lapply(names(shapes), function(nm) {
+  s <- shapes[[nm]]
+  base <- peak_rss_mb(s, FALSE)
+  peak <- peak_rss_mb(s, TRUE)
+  out_mb <- prod(s[c("B", "T", "H")]) * 8 / 2^20
+  xp_mb <- prod(s[c("B", "T")]) * 3 * s[["H"]] * 4 / 2^20
+  data.frame(shape = nm, base_mb = base, peak_mb = peak, extra_mb = peak - base,
+             output_mb = out_mb, xp_buffer_mb = xp_mb,
+             weights_mb = 3 * s[["H"]] * (s[["I"]] + s[["H"]]) * 8 / 2^20,
+             allowed_mb = out_mb + xp_mb)
+}))
+
+fmt <- function(d) {
+  num <- vapply(d, is.numeric, TRUE)
+  d[num] <- lapply(d[num], function(v) signif(v, 4))
+  d
+}
+cat(sprintf("\nsgemm limit (OpenBLAS 2048^3, OPENBLAS_CORETYPE=%s, GFLOP/s): 1 thread %.1f, 2 threads %.1f\n",
+            openblas_core, limit[["1"]], limit[["2"]]))
+cat("\nMedian ms per forward pass (float32, reset_after, return_sequences):\n")
+print(fmt(res[c("shape", "threads", "gru_ms", "ort_ms", "speedup_vs_ort", "gflops",
+                "pct_of_sgemm", "gru_runs", "ort_runs")]), row.names = FALSE)
+if (!is.null(f64)) {
+  cat("\nfloat64 vs float32 (1 thread, median ms):\n")
+  print(fmt(f64), row.names = FALSE)
+}
+cat("\nPeak memory (MB; extra = one forward pass over the same process without it;",
+    "allowed = output + one B*T*3H float buffer; weights are inputs, shown for scale):\n")
+print(fmt(mem), row.names = FALSE)
+utils::write.csv(res, file.path(out_dir, "bench-results.csv"), row.names = FALSE)
+utils::write.csv(mem, file.path(out_dir, "bench-memory.csv"), row.names = FALSE)
+if (!is.null(f64)) utils::write.csv(f64, file.path(out_dir, "bench-float64.csv"), row.names = FALSE)
+
+# ---- time against T and B (1 thread, S2's layer) ------------------------------
+if (!quick) {
+  base <- c(B = 64, T = 100, I = 64, H = 128)
+  sweep <- rbind(
+    data.frame(vary = "T", B = 64, T = c(25, 50, 100, 200, 400)),
+    data.frame(vary = "B", B = c(8, 16, 32, 64, 128), T = 100)
+  )
+  sweep$ms <- NA_real_
+  for (i in seq_len(nrow(sweep))) {
+    s <- base
+    s[["B"]] <- sweep$B[i]
+    s[["T"]] <- sweep$T[i]
+    case <- make_case(s)
+    sweep$ms[i] <- stats::median(time_calls(case, 1L, 7L))
+  }
+  sweep$us_per_row_step <- 1000 * sweep$ms / (sweep$B * sweep$T)
+  cat("\nScaling (1 thread, I = 64, H = 128): time per (batch row x timestep) should stay flat\n")
+  print(fmt(sweep), row.names = FALSE)
+  utils::write.csv(sweep, file.path(out_dir, "bench-scaling.csv"), row.names = FALSE)
+  grDevices::png(file.path(out_dir, "bench-scaling.png"), width = 900, height = 420)
+  graphics::par(mfrow = c(1, 2))
+  for (v in c("T", "B")) {
+    d <- sweep[sweep$vary == v, ]
+    graphics::plot(d[[v]], d$ms, type = "b", pch = 19, xlab = v, ylab = "ms (median)",
+                   main = sprintf("gru forward, 1 thread: time vs %s", v),
+                   xlim = c(0, max(d[[v]])), ylim = c(0, max(d$ms) * 1.1))
+    fit <- stats::lm(ms ~ 0 + x, data.frame(ms = d$ms, x = d[[v]]))
+    graphics::abline(fit, lty = 2, col = "grey40")
+    graphics::legend("topleft", c("measured", "proportional fit"), lty = c(1, 2),
+                     pch = c(19, NA), col = c("black", "grey40"), bty = "n")
+  }
+  grDevices::dev.off()
+}
+cat("\nwrote", normalizePath(out_dir), "\n")

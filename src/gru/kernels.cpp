@@ -1,0 +1,112 @@
+// Compiles kernels_impl.inc once per instruction set and picks one at run time.
+//
+// The wide variants are compiled under `#pragma GCC target`, so no -m flags
+// are needed in Makevars and the package still loads on any x86-64 (or other)
+// CPU: __builtin_cpu_supports() decides at run time. Compilers without GCC's
+// target pragmas (or non-x86 targets) get the generic 16-byte variant only,
+// which the compiler maps to SSE2, NEON or scalar code.
+#include <cstdlib>
+#include <cstring>
+
+#include "kernels.h"
+
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !defined(__clang__)
+#define GRU_X86_DISPATCH 1
+#else
+#define GRU_X86_DISPATCH 0
+#endif
+
+// Generic: 16-byte vectors (SSE2 on x86-64), 4 x 3 accumulators.
+#define GRU_ISA_NS isa_generic
+#define GRU_ISA "generic"
+#define GRU_VBYTES 16
+#define GRU_MR_F 4
+#define GRU_MR_D 4
+#include "kernels_impl.inc"
+#undef GRU_ISA_NS
+#undef GRU_ISA
+#undef GRU_VBYTES
+#undef GRU_MR_F
+#undef GRU_MR_D
+
+#if GRU_X86_DISPATCH
+// AVX2 + FMA: 8 floats per vector, 16 registers: 4 rows x 3 gates.
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#define GRU_ISA_NS isa_avx2
+#define GRU_ISA "avx2"
+#define GRU_VBYTES 32
+#define GRU_MR_F 4
+#define GRU_MR_D 4
+#include "kernels_impl.inc"
+#undef GRU_ISA_NS
+#undef GRU_ISA
+#undef GRU_VBYTES
+#undef GRU_MR_F
+#undef GRU_MR_D
+#pragma GCC pop_options
+
+// AVX-512F: 16 floats per vector, 32 registers: 8 rows x 3 gates.
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx2,fma")
+#define GRU_ISA_NS isa_avx512
+#define GRU_ISA "avx512"
+#define GRU_VBYTES 64
+#define GRU_MR_F 8
+#define GRU_MR_D 8
+#include "kernels_impl.inc"
+#undef GRU_ISA_NS
+#undef GRU_ISA
+#undef GRU_VBYTES
+#undef GRU_MR_F
+#undef GRU_MR_D
+#pragma GCC pop_options
+#endif
+
+namespace gru {
+namespace detail {
+
+namespace {
+
+// 0 generic, 1 avx2, 2 avx512: the best the CPU has, capped by GRU_ISA.
+int best_isa() {
+  int best = 0;
+#if GRU_X86_DISPATCH
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) best = 1;
+  if (best == 1 && __builtin_cpu_supports("avx512f")) best = 2;
+#endif
+  const char* cap = std::getenv("GRU_ISA");
+  if (cap != nullptr) {
+    if (std::strcmp(cap, "generic") == 0) best = 0;
+    if (std::strcmp(cap, "avx2") == 0 && best > 1) best = 1;
+  }
+  return best;
+}
+
+}  // namespace
+
+template <typename T>
+const Kernels<T>& select_kernels() {
+  static const Kernels<T> generic = isa_generic::make_kernels<T>();
+#if GRU_X86_DISPATCH
+  static const Kernels<T> avx2 = isa_avx2::make_kernels<T>();
+  static const Kernels<T> avx512 = isa_avx512::make_kernels<T>();
+  switch (best_isa()) {
+    case 2:
+      return avx512;
+    case 1:
+      return avx2;
+    default:
+      return generic;
+  }
+#else
+  return generic;
+#endif
+}
+
+template const Kernels<float>& select_kernels<float>();
+template const Kernels<double>& select_kernels<double>();
+
+}  // namespace detail
+}  // namespace gru

@@ -1,0 +1,79 @@
+// Internal interface between the CPU driver (cpu.cpp) and the per-ISA kernels
+// (kernels.cpp compiles kernels_impl.inc once per instruction set and picks one
+// at run time with __builtin_cpu_supports; no -m flags in Makevars).
+//
+// Packed layouts (W = the ISA's vector width in elements of T, Hp = H rounded
+// up to a multiple of W, NB = Hp / W unit blocks):
+//   - a "gate panel" for unit block c holds, for every k of the reduction, the
+//     3W columns z[cW, cW+W), r[...], h[...] contiguously: P[k * 3W + g * W + u].
+//     Units past H are zero. The recurrent kernel (H x 3H) and the input
+//     kernel (F x 3H) are packed into NB such panels once per call.
+//   - the input projection XP of a chunk of timesteps has one row per
+//     (timestep, batch row) and 3 * Hp columns in panel order, so a step reads
+//     the z, r, h pre-activations of a unit block as 3W contiguous values.
+//   - the hidden state is row-major B x Hp.
+#ifndef GRU_KERNELS_H
+#define GRU_KERNELS_H
+
+#include "gru.h"
+
+namespace gru {
+namespace detail {
+
+// The per-tile work that follows one step's recurrent product for rows
+// [b0, b0 + m) and unit block c.
+template <typename T>
+struct EpilogueArgs {
+  // 0: reset_after = TRUE, tile holds z, r, h of h U + recurrent bias.
+  // 1: reset_after = FALSE, first half: tile holds z, r of h U; writes z to
+  //    zbuf and r * hsrc2 to rhbuf.
+  // 2: reset_after = FALSE, second half: tile's h part holds (r h) U_h.
+  int phase = 0;
+  int m = 0, b0 = 0, batch = 0, units = 0, hp = 0, block = 0;
+  // Blocks [block, block + nblocks) in one call: their work is independent,
+  // so the CPU overlaps their latency chains (a batch of one is all latency).
+  int nblocks = 1;
+  const T* tile = nullptr;  // [m][3W] per block, tile_stride apart
+  long tile_stride = 0;
+  const T* xp = nullptr;    // XP row of b0 for this timestep, at block `block`
+  long xp_stride = 0;       // 3 * Hp
+  const T* hprev = nullptr;  // B x Hp
+  T* hnext = nullptr;
+  T* zbuf = nullptr;
+  T* rhbuf = nullptr;
+  const T* hsrc2 = nullptr;  // the state the h gate sees (dropout applied)
+  int ndrop = 0;             // recurrent dropout blocks to refresh (0, 1, 3)
+  T* hd[3] = {nullptr, nullptr, nullptr};              // next dropped states
+  const T* dmask[3] = {nullptr, nullptr, nullptr};     // B x Hp row-major
+  const int* mask = nullptr;  // mask of this timestep (B entries) or null
+  T* out = nullptr;           // element (b, j) at out[b + out_stride * j]
+  long out_stride = 0;
+  bool zero_output_for_mask = false;
+  Activation act = Activation::kTanh, ract = Activation::kSigmoid;
+};
+
+template <typename T>
+struct Kernels {
+  const char* isa = "";
+  int W = 1;   // units per block (one vector)
+  int MR = 1;  // rows per micro-tile
+  // For gates g in [g0, g0 + ng) of one gate panel:
+  //   C[i * c_rs + g*W + u] = (accumulate ? C : bias ? bias[g*W + u] : 0)
+  //                           + sum_k A[i * a_rs + k * a_ks] * Bp[k * 3W + g*W + u]
+  // for rows i < m <= MR. Bp, C and bias point at the start of the panel.
+  void (*tile)(int m, int g0, int ng, int K, const T* A, long a_rs, long a_ks,
+               const T* Bp, T* C, long c_rs, const T* bias, bool accumulate) = nullptr;
+  void (*epilogue)(const EpilogueArgs<T>& a) = nullptr;
+  // Elementwise activation using the kernel's vector code where it has one.
+  void (*activate)(Activation a, T* x, long n) = nullptr;
+};
+
+// Chooses the widest instruction set the CPU supports; the environment
+// variable GRU_ISA (generic, avx2, avx512) caps it for testing.
+template <typename T>
+const Kernels<T>& select_kernels();
+
+}  // namespace detail
+}  // namespace gru
+
+#endif  // GRU_KERNELS_H

@@ -1,0 +1,130 @@
+# Runs a fresh copy of a layer with `threads` threads. The seed makes the
+# dropout masks the same in every run.
+run_with_threads <- function(threads, x, ..., mask = NULL, training = NULL,
+                             initial_state = NULL) {
+  old <- gru_threads(threads)
+  on.exit(gru_threads(old))
+  set.seed(42)
+  layer <- layer_gru(..., seed = 7)
+  layer(x, mask = mask, training = training, initial_state = initial_state)
+}
+
+random_mask <- function(b, n_steps) {
+  m <- matrix(stats::runif(b * n_steps) > 0.3, b, n_steps)
+  m[, 1] <- TRUE
+  m
+}
+
+test_that("the thread count does not change results", {
+  set.seed(1)
+  # Shapes large enough that two threads really split the work, with units
+  # that do and do not fill whole vectors.
+  shapes <- list(c(b = 16, t = 7, f = 9, h = 48), c(b = 13, t = 5, f = 20, h = 40))
+  grid <- expand.grid(
+    shape = seq_along(shapes), reset_after = c(TRUE, FALSE),
+    go_backwards = c(FALSE, TRUE), dtype = c("float32", "float64"),
+    masked = c(FALSE, TRUE), stringsAsFactors = FALSE
+  )
+  for (i in seq_len(nrow(grid))) {
+    g <- grid[i, ]
+    s <- shapes[[g$shape]]
+    x <- array(stats::rnorm(s[["b"]] * s[["t"]] * s[["f"]]), c(s[["b"]], s[["t"]], s[["f"]]))
+    mask <- if (g$masked) random_mask(s[["b"]], s[["t"]])
+    args <- list(
+      x = x, units = s[["h"]], reset_after = g$reset_after,
+      go_backwards = g$go_backwards, dtype = g$dtype, return_sequences = TRUE,
+      return_state = TRUE, mask = mask
+    )
+    one <- do.call(run_with_threads, c(list(1), args))
+    two <- do.call(run_with_threads, c(list(2), args))
+    expect_equal(two, one, tolerance = 1e-6, info = paste(names(g), g, collapse = " "))
+  }
+})
+
+test_that("dropout masks of 1 and 3 gate blocks give the same results on any thread count", {
+  set.seed(2)
+  x <- array(stats::rnorm(12 * 6 * 10), c(12, 6, 10))
+  for (implementation in 1:2) {
+    for (reset_after in c(TRUE, FALSE)) {
+      for (dtype in c("float32", "float64")) {
+        args <- list(
+          x = x, units = 64, dropout = 0.3, recurrent_dropout = 0.2,
+          implementation = implementation, reset_after = reset_after, dtype = dtype,
+          return_sequences = TRUE, training = TRUE,
+          initial_state = matrix(stats::rnorm(12 * 64), 12, 64)
+        )
+        one <- do.call(run_with_threads, c(list(1), args))
+        two <- do.call(run_with_threads, c(list(2), args))
+        expect_equal(two, one, tolerance = 1e-6)
+      }
+    }
+  }
+})
+
+test_that("the engine matches the R reference with dropout, masks and both resets", {
+  set.seed(3)
+  x <- array(stats::rnorm(9 * 5 * 6), c(9, 5, 6))
+  mask <- random_mask(9, 5)
+  for (implementation in 1:2) {
+    for (reset_after in c(TRUE, FALSE)) {
+      for (go_backwards in c(FALSE, TRUE)) {
+        make <- function(activation) {
+          set.seed(11)
+          layer_gru(
+            units = 20, activation = activation, dropout = 0.25,
+            recurrent_dropout = 0.25, implementation = implementation,
+            reset_after = reset_after, go_backwards = go_backwards,
+            return_sequences = TRUE, dtype = "float64", seed = 5
+          )
+        }
+        engine <- make("tanh")(x, mask = mask, training = TRUE)
+        # An R function as activation runs the R reference path.
+        reference <- make(function(v) tanh(v))(x, mask = mask, training = TRUE)
+        expect_equal(engine, reference, tolerance = 1e-10)
+      }
+    }
+  }
+})
+
+test_that("gru_threads() gets and sets the thread count", {
+  old <- gru_threads()
+  on.exit(options(gru.threads = NULL))
+  expect_type(old, "integer")
+  expect_gte(old, 1L)
+  expect_identical(gru_threads(1), old)
+  expect_identical(gru_threads(), 1L)
+  expect_identical(gru_threads(2L), 1L)
+  expect_identical(gru_threads(), min(2L, gru_threads()))
+})
+
+test_that("gru_threads() reads the option, then GRU_NUM_THREADS, within the limits", {
+  old_opt <- options(gru.threads = NULL)
+  old_env <- Sys.getenv(c("GRU_NUM_THREADS", "_R_CHECK_LIMIT_CORES_", "OMP_THREAD_LIMIT"),
+                        unset = NA)
+  on.exit({
+    options(old_opt)
+    for (v in names(old_env)) {
+      if (is.na(old_env[[v]])) Sys.unsetenv(v) else do.call(Sys.setenv, as.list(old_env[v]))
+    }
+  })
+  Sys.unsetenv(c("_R_CHECK_LIMIT_CORES_", "OMP_THREAD_LIMIT"))
+  Sys.setenv(GRU_NUM_THREADS = "3")
+  expect_identical(gru_threads(), 3L)
+  options(gru.threads = 5)
+  expect_identical(gru_threads(), 5L)
+  Sys.setenv(OMP_THREAD_LIMIT = "4")
+  expect_identical(gru_threads(), 4L)
+  Sys.setenv(`_R_CHECK_LIMIT_CORES_` = "TRUE")
+  expect_identical(gru_threads(), 2L)
+  Sys.setenv(`_R_CHECK_LIMIT_CORES_` = "false")
+  expect_identical(gru_threads(), 4L)
+})
+
+test_that("gru_threads() rejects a bad count with a classed error", {
+  expect_error(gru_threads(0), class = "gru_error_input")
+  expect_error(gru_threads(1.5), class = "gru_error_input")
+  expect_error(gru_threads("2"), class = "gru_error_input")
+  expect_error(gru_threads(NA), class = "gru_error_input")
+  expect_error(gru_threads(c(1, 2)), class = "gru_error_input")
+  expect_snapshot(gru_threads(-1), error = TRUE)
+})
