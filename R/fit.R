@@ -401,7 +401,7 @@ check_compiled <- function(self, what, call) {
 }
 
 resolve_verbose <- function(verbose, call) {
-  if (identical(verbose, "auto")) return(if (interactive()) 1L else 2L)
+  if (identical(verbose, "auto")) return(if (rlang::is_interactive()) 1L else 2L)
   ok <- is.numeric(verbose) && length(verbose) == 1L && verbose %in% 0:2
   if (!ok) {
     abort_gru(
@@ -524,27 +524,33 @@ format_logs <- function(logs) {
   paste(sprintf("%s: %.4g", names(logs), unlist(logs)), collapse = " - ")
 }
 
+# One cli progress bar per epoch, each in its own environment (cli keeps
+# one current bar per environment) holding the values its format shows.
 progress_start <- function(verbose, epoch, epochs, steps, env) {
-  if (verbose != 1L || !interactive()) return(NULL)
-  env$pb_text <- ""
-  env$pb_label <- sprintf("Epoch %d/%d", epoch, epochs)
-  cli::cli_progress_bar(
+  if (verbose != 1L || !rlang::is_interactive()) return(NULL)
+  pb_env <- new.env(parent = baseenv())
+  pb_env$pb_text <- ""
+  pb_env$pb_label <- sprintf("Epoch %d/%d", epoch, epochs)
+  pb_env$steps <- steps
+  pb_env$id <- cli::cli_progress_bar(
     format = "{pb_label} {cli::pb_bar} {cli::pb_current}/{cli::pb_total} - {pb_text}",
-    total = steps, clear = FALSE, .envir = env
+    total = steps, clear = FALSE, .auto_close = FALSE, .envir = pb_env
   )
+  pb_env
 }
 
+# The last batch's update is left to progress_done(): cli ends a bar when it
+# reaches its total, and the epoch's line should show the validation values.
 progress_update <- function(pb, batch, logs, env) {
-  if (is.null(pb)) return(invisible())
-  env$pb_text <- format_logs(logs)
-  cli::cli_progress_update(id = pb, set = batch, .envir = env)
+  if (is.null(pb) || batch >= pb$steps) return(invisible())
+  pb$pb_text <- format_logs(logs)
+  cli::cli_progress_update(id = pb$id, set = batch, .envir = pb)
 }
 
 progress_done <- function(pb, verbose, epoch, epochs, logs, elapsed, env) {
   if (!is.null(pb)) {
-    env$pb_text <- format_logs(logs)
-    cli::cli_progress_update(id = pb, force = TRUE, .envir = env)
-    cli::cli_progress_done(id = pb, .envir = env)
+    pb$pb_text <- format_logs(logs)
+    cli::cli_progress_update(id = pb$id, set = pb$steps, force = TRUE, .envir = pb)
     return(invisible())
   }
   if (verbose == 0L) return(invisible())

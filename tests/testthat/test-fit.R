@@ -245,3 +245,17 @@ test_that("bad input gives classed errors", {
   expect_error(fit(cls, d$x, rep(3, 8), verbose = 0), class = "gru_error_loss")
   expect_error(fit(cls, d$x, matrix(0, 8, 3), verbose = 0), class = "gru_error_shape")
 })
+
+test_that("an interactive session gets a progress bar", {
+  old <- options(rlang_interactive = TRUE, cli.progress_show_after = 0,
+                 cli.dynamic = FALSE)
+  on.exit(options(old), add = TRUE)
+  d <- sum_task(n = 32)
+  model <- small_model(2)
+  compile(model, loss = "mse", metrics = "mae")
+  out <- capture.output(h <- fit(model, d$x, d$y, epochs = 2, batch_size = 8),
+                        type = "message")
+  expect_equal(length(h$metrics$loss), 2)
+  # cli throttles updates, so fast epochs may not all be drawn
+  expect_true(any(grepl("Epoch 1/2 .* - loss: .* - mae: ", out)))
+})
