@@ -25,3 +25,11 @@ cpp_backend_info <- function() {
     .Call(`_gru_cpp_backend_info`)
 }
 
+cpp_gru_train_forward <- function(x, dims, kernel, recurrent_kernel, input_bias, recurrent_bias, mask, initial_state, dropout_mask, recurrent_dropout_mask, options, float64) {
+    .Call(`_gru_cpp_gru_train_forward`, x, dims, kernel, recurrent_kernel, input_bias, recurrent_bias, mask, initial_state, dropout_mask, recurrent_dropout_mask, options, float64)
+}
+
+cpp_gru_train_backward <- function(cache, grad_output, grad_state, need_inputs) {
+    .Call(`_gru_cpp_gru_train_backward`, cache, grad_output, grad_state, need_inputs)
+}
+

@@ -18,6 +18,17 @@
 #                                 (from_config(); the cause is the parent)
 #   gru_error_version             readRDS() of an object saved in an
 #                                 incompatible object format
+#   gru_error_fit                 training cannot run as asked: fit() and
+#                                 friends before compile(), y whose rows do
+#                                 not match x (with _shape), stateful data
+#                                 that do not divide into the fixed batch
+#                                 size (with _stateful_batch), a layer that
+#                                 cannot be trained
+#   gru_error_loss                a loss that does not fit the model output
+#                                 (with _shape or _input), or a non-finite
+#                                 loss during training (with _nonfinite)
+#   gru_error_unknown_name        an optimizer, loss, metric or callback
+#                                 name gru does not know (with _input)
 #
 # Messages use cli markup, name the argument and the offending value, and end
 # with an "i" bullet saying what to do.

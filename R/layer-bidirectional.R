@@ -163,8 +163,11 @@ clone_layer <- function(layer, changes = list(), weights = TRUE) {
 
 bidirectional_layers <- function(self) list(self$forward_layer, self$backward_layer)
 
+# With `train = TRUE` both directions run their training pass and the
+# result also holds `cache` for bidirectional_backward().
 bidirectional_forward <- function(self, inputs, mask = NULL, training = NULL,
-                                  initial_state = NULL, call = rlang::caller_env()) {
+                                  initial_state = NULL, call = rlang::caller_env(),
+                                  train = FALSE) {
   cfg <- self$config
   fwd <- self$forward_layer
   bwd <- self$backward_layer
@@ -181,10 +184,11 @@ bidirectional_forward <- function(self, inputs, mask = NULL, training = NULL,
     init_f <- initial_state[seq_len(n_f)]
     init_b <- initial_state[n_f + seq_len(n_f)]
   }
-  res_f <- layer_forward(fwd, inputs, mask = mask, training = training,
-                         initial_state = init_f, call = call)
-  res_b <- layer_forward(bwd, inputs, mask = mask, training = training,
-                         initial_state = init_b, call = call)
+  run <- if (train) layer_train_forward else layer_forward
+  res_f <- run(fwd, inputs, mask = mask, training = training,
+               initial_state = init_f, call = call)
+  res_b <- run(bwd, inputs, mask = mask, training = training,
+               initial_state = init_b, call = call)
   y <- res_f$output
   y_rev <- res_b$output
   if (isTRUE(cfg$return_sequences)) y_rev <- reverse_time(y_rev)
@@ -198,7 +202,49 @@ bidirectional_forward <- function(self, inputs, mask = NULL, training = NULL,
   )
   list(output = output, states = c(res_f$states, res_b$states),
        mask = if (isTRUE(cfg$return_sequences)) mask,
-       multi_output = is.null(cfg$merge_mode))
+       multi_output = is.null(cfg$merge_mode),
+       cache = if (train) list(forward = res_f$cache, backward = res_b$cache,
+                               y = y, y_rev = y_rev))
+}
+
+# Splits dL/d(merged output) between the directions (the backward
+# direction's share flipped back into its processing order when it returns
+# sequences) and sums their input gradients.
+bidirectional_backward <- function(self, cache, grad_output, need_inputs = TRUE,
+                                   call = rlang::caller_env()) {
+  cfg <- self$config
+  if (is.null(cfg$merge_mode)) {
+    abort_gru(
+      c("Layer {.val {cfg$name}} with {.code merge_mode = NULL} returns two outputs and cannot be trained in a sequential model.",
+        "i" = "Use {.code merge_mode = \"concat\"} (or sum, mul, ave)."),
+      class = "gru_error_fit", call = call
+    )
+  }
+  g <- grad_output
+  parts <- switch(
+    cfg$merge_mode,
+    concat = split_last(g, dim(cache$y)[length(dim(cache$y))]),
+    sum = list(g, g),
+    mul = list(g * cache$y_rev, g * cache$y),
+    ave = list(g / 2, g / 2)
+  )
+  gb <- parts[[2L]]
+  if (isTRUE(cfg$return_sequences)) gb <- reverse_time(gb)
+  bf <- layer_backward(self$forward_layer, cache$forward, parts[[1L]],
+                       need_inputs = need_inputs, call = call)
+  bb <- layer_backward(self$backward_layer, cache$backward, gb,
+                       need_inputs = need_inputs, call = call)
+  list(inputs = if (need_inputs) bf$inputs + bb$inputs,
+       weights = c(bf$weights, bb$weights))
+}
+
+# The first `n1` entries of the last axis, and the rest.
+split_last <- function(g, n1) {
+  d <- dim(g)
+  n <- length(d)
+  m <- matrix(g, ncol = d[n])
+  list(array(m[, seq_len(n1), drop = FALSE], c(d[-n], n1)),
+       array(m[, -seq_len(n1), drop = FALSE], c(d[-n], d[n] - n1)))
 }
 
 bidirectional_output_shape <- function(self, shape) {
@@ -224,6 +270,8 @@ bidirectional_format <- function(self) {
 layer_methods$bidirectional <- c(
   list(
     forward = bidirectional_forward,
+    train_forward = function(self, ...) bidirectional_forward(self, ..., train = TRUE),
+    backward = bidirectional_backward,
     format = bidirectional_format,
     sublayers = bidirectional_layers,
     weight_shapes = function(self, input_dim) list(),

@@ -193,6 +193,8 @@ dense_format <- function(self) {
 
 layer_methods$dense <- list(
   forward = dense_forward,
+  train_forward = dense_train_forward,
+  backward = dense_backward,
   weight_shapes = dense_weight_shapes,
   build = dense_build,
   format = dense_format,

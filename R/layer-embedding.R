@@ -102,6 +102,8 @@ embedding_forward <- function(self, inputs, mask = NULL, training = NULL,
 
 layer_methods$embedding <- list(
   forward = embedding_forward,
+  train_forward = embedding_train_forward,
+  backward = embedding_backward,
   weight_shapes = function(self, input_dim) embedding_weight_shapes(self),
   build = embedding_build,
   format = function(self) {

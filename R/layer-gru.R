@@ -604,6 +604,8 @@ gru_format <- function(self) {
 layer_methods$gru <- list(
   forward = gru_forward,
   gradients = gru_backward,
+  train_forward = gru_layer_train_forward,
+  backward = gru_layer_backward,
   weight_shapes = gru_weight_shapes,
   build = gru_build,
   format = gru_format,

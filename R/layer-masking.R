@@ -55,6 +55,8 @@ masking_forward <- function(self, inputs, mask = NULL, training = NULL,
 
 layer_methods$masking <- list(
   forward = masking_forward,
+  train_forward = masking_train_forward,
+  backward = masking_backward,
   weight_shapes = function(self, input_dim) list(),
   format = function(self) sprintf("<masking layer \"%s\"> mask_value = %s",
                                   self$config$name, format(self$config$mask_value)),

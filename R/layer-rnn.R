@@ -133,8 +133,12 @@ rnn_output_shape <- function(self, shape) {
 # see the mask reversed. Every cell sees the mask, so at a masked step all
 # states are carried and the output repeats, as in Keras' stacked RNN;
 # zero_output_for_mask and return_sequences apply to the last cell.
+#
+# With `train = TRUE` the cells run the training pass (gru_train_pass()) and
+# the result also holds `cache`, what rnn_backward() needs.
 rnn_forward <- function(self, inputs, mask = NULL, training = NULL,
-                        initial_state = NULL, call = rlang::caller_env()) {
+                        initial_state = NULL, call = rlang::caller_env(),
+                        train = FALSE) {
   cfg <- self$config
   cells <- rnn_cells_of(self$cell)
   n <- length(cells)
@@ -169,8 +173,7 @@ rnn_forward <- function(self, inputs, mask = NULL, training = NULL,
     states0 <- self$state
   }
   x <- inputs
-  states <- vector("list", n)
-  out_mask <- NULL
+  states <- caches <- vector("list", n)
   for (i in seq_len(n)) {
     cs <- layer_self(cells[[i]])
     last <- i == n
@@ -185,14 +188,40 @@ rnn_forward <- function(self, inputs, mask = NULL, training = NULL,
     } else {
       mask
     }
-    res <- gru_forward(cs, x, mask = cell_mask, training = training,
-                       initial_state = states0[[i]], call = call, cfg = cell_cfg)
+    if (train) {
+      res <- gru_train_pass(cs, x, mask = cell_mask, training = training,
+                            initial_state = states0[[i]], call = call, cfg = cell_cfg)
+      caches[[i]] <- res$cache
+    } else {
+      res <- gru_forward(cs, x, mask = cell_mask, training = training,
+                         initial_state = states0[[i]], call = call, cfg = cell_cfg)
+    }
     x <- res$output
     states[[i]] <- res$states[[1L]]
   }
   if (isTRUE(cfg$stateful)) self$state <- states
   list(output = x, states = states,
-       mask = if (isTRUE(cfg$return_sequences)) mask)
+       mask = if (isTRUE(cfg$return_sequences)) mask,
+       cache = if (train) caches)
+}
+
+# Backward through the chained cells: the last cell gets dL/d(output), each
+# earlier cell the input gradient of the next (its output sequence, in the
+# processing order the next cell read). Weight gradients in get_weights()
+# order: cell 1's, then cell 2's, ...
+rnn_backward <- function(self, cache, grad_output, need_inputs = TRUE,
+                         call = rlang::caller_env()) {
+  cells <- rnn_cells_of(self$cell)
+  n <- length(cells)
+  grads <- vector("list", n)
+  g <- grad_output
+  for (i in rev(seq_len(n))) {
+    res <- gru_train_backward(layer_self(cells[[i]]), cache[[i]], g,
+                              need_inputs = i > 1L || need_inputs, call = call)
+    grads[[i]] <- res$weights
+    g <- res$inputs
+  }
+  list(inputs = if (need_inputs) g, weights = do.call(c, grads))
 }
 
 rnn_current_state <- function(self) {
@@ -243,6 +272,8 @@ rnn_format <- function(self) {
 layer_methods$rnn <- c(
   list(
     forward = rnn_forward,
+    train_forward = function(self, ...) rnn_forward(self, ..., train = TRUE),
+    backward = rnn_backward,
     format = rnn_format,
     sublayers = function(self) rnn_cells_of(self$cell),
     weight_shapes = function(self, input_dim) list(),

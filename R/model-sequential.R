@@ -33,7 +33,9 @@
 #' `model$layers`, `model$add(layer)`, `model$get_weights()`,
 #' `model$set_weights(w)`, `model$reset_state()`, `model$get_config()`,
 #' `model$count_params()`, `model$name`, `model$input_shape`,
-#' `model$output_shape`, `model$losses`. Calling `model(x)` runs it on one
+#' `model$output_shape`, `model$losses`, and after [compile()][compile.gru_model]
+#' `model$optimizer` (with its state), `model$loss` and
+#' `model$compiled_metrics`. Calling `model(x)` runs it on one
 #' batch; [predict()][predict.gru_model] runs it in batches.
 #'
 #' @param input_shape `NULL` or the shape of one sample without the batch
@@ -300,6 +302,9 @@ bind_rows <- function(pieces) {
     losses = do.call(c, c(list(list()), lapply(self$layers, function(l) layer_losses(layer_self(l))))),
     name = self$config$name,
     trainable = self$config$trainable,
+    optimizer = self$compiled$optimizer,
+    loss = self$compiled$loss,
+    compiled_metrics = names(self$compiled$metrics),
     input_shape = self$input_shape,
     output_shape = model_output_shape(self),
     built = length(self$layers) > 0L &&
@@ -315,7 +320,8 @@ bind_rows <- function(pieces) {
 names.gru_model <- function(x) {
   c("layers", "add", "get_weights", "set_weights", "reset_state",
     "reset_states", "get_config", "count_params", "losses", "name",
-    "trainable", "input_shape", "output_shape", "built")
+    "trainable", "optimizer", "loss", "compiled_metrics", "input_shape",
+    "output_shape", "built")
 }
 
 model_count_params <- function(self) {

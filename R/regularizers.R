@@ -2,7 +2,7 @@
 # initializers they are small lists holding Keras' class_name and config, so
 # they serialize in get_config(). A layer's `$losses` evaluates its
 # regularizers on the current weights; `apply_constraints()` projects weights
-# (training, in a later release, calls it after every update).
+# (fit() calls it after every update).
 
 #' Weight regularizers
 #'

@@ -103,6 +103,42 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_gru_train_forward
+Rcpp::List cpp_gru_train_forward(SEXP x, Rcpp::IntegerVector dims, SEXP kernel, SEXP recurrent_kernel, SEXP input_bias, SEXP recurrent_bias, SEXP mask, SEXP initial_state, SEXP dropout_mask, SEXP recurrent_dropout_mask, Rcpp::List options, bool float64);
+RcppExport SEXP _gru_cpp_gru_train_forward(SEXP xSEXP, SEXP dimsSEXP, SEXP kernelSEXP, SEXP recurrent_kernelSEXP, SEXP input_biasSEXP, SEXP recurrent_biasSEXP, SEXP maskSEXP, SEXP initial_stateSEXP, SEXP dropout_maskSEXP, SEXP recurrent_dropout_maskSEXP, SEXP optionsSEXP, SEXP float64SEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type x(xSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type dims(dimsSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type kernel(kernelSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type recurrent_kernel(recurrent_kernelSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type input_bias(input_biasSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type recurrent_bias(recurrent_biasSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type mask(maskSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type initial_state(initial_stateSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type dropout_mask(dropout_maskSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type recurrent_dropout_mask(recurrent_dropout_maskSEXP);
+    Rcpp::traits::input_parameter< Rcpp::List >::type options(optionsSEXP);
+    Rcpp::traits::input_parameter< bool >::type float64(float64SEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_gru_train_forward(x, dims, kernel, recurrent_kernel, input_bias, recurrent_bias, mask, initial_state, dropout_mask, recurrent_dropout_mask, options, float64));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_gru_train_backward
+Rcpp::List cpp_gru_train_backward(SEXP cache, SEXP grad_output, SEXP grad_state, bool need_inputs);
+RcppExport SEXP _gru_cpp_gru_train_backward(SEXP cacheSEXP, SEXP grad_outputSEXP, SEXP grad_stateSEXP, SEXP need_inputsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type cache(cacheSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type grad_output(grad_outputSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type grad_state(grad_stateSEXP);
+    Rcpp::traits::input_parameter< bool >::type need_inputs(need_inputsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_gru_train_backward(cache, grad_output, grad_state, need_inputs));
+    return rcpp_result_gen;
+END_RCPP
+}
 
 static const R_CallMethodDef CallEntries[] = {
     {"_gru_cpp_gru_forward", (DL_FUNC) &_gru_cpp_gru_forward, 13},
@@ -111,6 +147,8 @@ static const R_CallMethodDef CallEntries[] = {
     {"_gru_cpp_activate", (DL_FUNC) &_gru_cpp_activate, 3},
     {"_gru_cpp_cpu_cores", (DL_FUNC) &_gru_cpp_cpu_cores, 0},
     {"_gru_cpp_backend_info", (DL_FUNC) &_gru_cpp_backend_info, 0},
+    {"_gru_cpp_gru_train_forward", (DL_FUNC) &_gru_cpp_gru_train_forward, 12},
+    {"_gru_cpp_gru_train_backward", (DL_FUNC) &_gru_cpp_gru_train_backward, 4},
     {NULL, NULL, 0}
 };
 

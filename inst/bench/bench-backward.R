@@ -1,9 +1,18 @@
-# Forward + backward (layer_gradients()) against the forward pass alone, in
-# float32 on the CPU. Run from anywhere with the package installed:
+# Forward + backward against the forward pass alone, in float32 on the CPU,
+# at 1 and 2 engine threads. Run from anywhere with the package installed:
 #   Rscript inst/bench/bench-backward.R [reps]
 # S2 and S3 are the shapes of the forward benchmarks:
 #   S2: batch 64, 100 steps, 64 features, 128 units
 #   S3: batch 64, 200 steps, 256 features, 512 units
+# Columns:
+#   forward_s       the engine's forward pass (what a layer call runs)
+#   train_step_s    what fit() runs for a GRU that is the model's first
+#                   layer: the training forward pass (keeping the workspace)
+#                   and the backward pass, without the input gradient
+#   gradients_s     layer_gradients(): the same, with the input gradient (a
+#                   GRU that follows another layer needs it)
+# The engine entry points are called directly (internals, via :::) so the
+# thread count can be set; it is the `threads` field of the engine's Spec.
 library(gru)
 
 args <- commandArgs(trailingOnly = TRUE)
@@ -19,6 +28,9 @@ median_time <- function(f, reps) {
   stats::median(vapply(seq_len(reps), function(i) system.time(f())[["elapsed"]], 0))
 }
 
+layer_self <- gru:::layer_self
+prepare <- gru:::gru_prepare_call
+
 results <- list()
 for (nm in names(shapes)) {
   s <- shapes[[nm]]
@@ -29,12 +41,25 @@ for (nm in names(shapes)) {
                        use_cudnn = FALSE)
     out <- layer(x)
     grad_output <- array(stats::rnorm(length(out)), dim(out))
-    fwd <- median_time(function() layer(x), reps)
-    both <- median_time(function() layer_gradients(layer, x, grad_output), reps)
-    row <- data.frame(shape = nm, return_sequences = seq, forward_s = fwd,
-                      forward_backward_s = both, ratio = round(both / fwd, 2))
-    print(row, row.names = FALSE)
-    results[[length(results) + 1L]] <- row
+    engine <- prepare(layer_self(layer), x)$engine
+    for (threads in 1:2) {
+      engine$options$threads <- threads
+      fwd <- median_time(function() {
+        do.call(gru:::cpp_gru_forward, c(engine, list(float64 = FALSE, gpu = FALSE)))
+      }, reps)
+      step <- function(need_inputs) function() {
+        res <- do.call(gru:::cpp_gru_train_forward, c(engine, list(float64 = FALSE)))
+        gru:::cpp_gru_train_backward(res$cache, as.double(grad_output), NULL, need_inputs)
+      }
+      train <- median_time(step(FALSE), reps)
+      both <- median_time(step(TRUE), reps)
+      row <- data.frame(shape = nm, return_sequences = seq, threads = threads,
+                        forward_s = fwd, train_step_s = train,
+                        ratio_train = round(train / fwd, 2), gradients_s = both,
+                        ratio_gradients = round(both / fwd, 2))
+      print(row, row.names = FALSE)
+      results[[length(results) + 1L]] <- row
+    }
   }
 }
 cat("\n")

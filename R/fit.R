@@ -1,0 +1,669 @@
+# The training interface: compile(), fit(), evaluate(), train_on_batch()
+# and gradients(), with keras3's names and arguments. compile() and fit()
+# are methods of the generics package's generics (the ones keras3 and
+# parsnip use), so gru coexists with them; evaluate() is gru's own generic
+# with keras3's signature `evaluate(object, ...)` (generics::evaluate() takes
+# `x` first, which would break keras3's `evaluate(model, x = , y = )`).
+#
+# A compiled model holds `self$compiled = list(optimizer, loss, metrics)`;
+# the optimizer carries its state (see R/optimizers.R), so saveRDS() of a
+# model in training keeps everything.
+
+#' @importFrom generics compile
+#' @export
+generics::compile
+
+#' @importFrom generics fit
+#' @export
+generics::fit
+
+#' Evaluate a model
+#'
+#' The generic of `evaluate()`, with keras3's signature; see
+#' [evaluate.gru_model()] for sequential models.
+#'
+#' @param object A model.
+#' @param ... Passed to methods.
+#' @returns See the method.
+#' @family training
+#' @export
+evaluate <- function(object, ...) UseMethod("evaluate")
+
+#' Configure a model for training
+#'
+#' keras3's `compile()`: sets the optimizer, the loss and the metrics that
+#' [fit()][fit.gru_model], [evaluate()][evaluate.gru_model] and
+#' [train_on_batch()] use. The model is changed in place (and returned
+#' invisibly), as in keras3. Compiling again starts the optimizer afresh.
+#'
+#' @param object A sequential model ([keras_model_sequential()]).
+#' @param optimizer An optimizer name (`"adam"`, `"sgd"`, `"rmsprop"`,
+#'   `"adagrad"`) or object ([optimizer_adam()], ...).
+#' @param loss A loss name (`"mse"`, `"mae"`, `"huber"`,
+#'   `"binary_crossentropy"`, `"categorical_crossentropy"`,
+#'   `"sparse_categorical_crossentropy"`, ...) or object (see [losses]).
+#' @param metrics `NULL` or a character vector of metric names: `"mae"`,
+#'   `"mse"`, `"accuracy"` (which becomes the binary, categorical or sparse
+#'   categorical accuracy that fits the loss, as in Keras) and their long
+#'   names.
+#' @param ... Unused; must be empty.
+#' @returns The model, invisibly.
+#' @family training
+#' @method compile gru_model
+#' @export
+#' @examples
+#' model <- keras_model_sequential(input_shape = c(5, 1)) |>
+#'   layer_gru(4) |>
+#'   layer_dense(1)
+#' compile(model, optimizer = optimizer_adam(learning_rate = 0.01),
+#'         loss = "mse", metrics = "mae")
+compile.gru_model <- function(object, optimizer = "adam", loss = NULL,
+                              metrics = NULL, ...) {
+  call <- rlang::current_env()
+  self <- model_self(object)
+  check_layer_dots(list(...), character(), "compile", call = call)
+  optimizer <- resolve_optimizer(optimizer, call = call)
+  if (is.null(loss)) {
+    abort_gru(
+      c("{.arg loss} is missing.",
+        "i" = "For example {.code compile(model, loss = \"mse\")}."),
+      class = "gru_error_input", call = call
+    )
+  }
+  loss <- resolve_loss(loss, call = call)
+  metrics <- resolve_metrics(metrics, loss, call = call)
+  # A fresh optimizer state for this model.
+  optimizer$iterations <- 0L
+  optimizer$slots <- list()
+  self$compiled <- list(optimizer = optimizer, loss = loss, metrics = metrics)
+  invisible(object)
+}
+
+#' Train a model
+#'
+#' keras3's `fit()`: trains the model for `epochs` passes over `x` and `y`
+#' in batches of `batch_size` rows, with backpropagation through time in
+#' C++ for the recurrent layers. Each batch updates the trainable weights
+#' with the compiled optimizer, then applies the weights' constraints;
+#' regularization penalties are part of the loss; `dropout` and
+#' `recurrent_dropout` act (training mode), drawn from the layers' `seed`s
+#' or the session's RNG, so `set.seed()` reproduces a run.
+#'
+#' Stateful models train as in Keras: a stateful layer carries its state
+#' from batch to batch (the state is the batch's initial state, not
+#' differentiated across batches). They need `shuffle = FALSE` and a number
+#' of rows that is a multiple of the fixed batch size; reset states yourself
+#' or with a callback, e.g.
+#' `callback_lambda(on_epoch_begin = function(epoch, logs) reset_state(model))`.
+#'
+#' Interrupting (Ctrl-C / Esc) stops training cleanly: each batch's new
+#' weights are assigned together, so the model keeps the weights of the
+#' last finished batch, and the history so far is returned. A non-finite
+#' loss stops training with a `gru_error_loss` error naming the epoch and
+#' batch, before that batch changes any weight.
+#'
+#' @param object A compiled sequential model.
+#' @param x Input array whose first axis is the batch (`(batch, timesteps,
+#'   features)` for a recurrent first layer, `(batch, timesteps)` of
+#'   integer indices for an embedding).
+#' @param y Targets, with the same number of rows as `x` and the shape of
+#'   the model output (or, for sparse categorical crossentropy, its shape
+#'   without the last axis). A vector is a one-column matrix.
+#' @param batch_size Rows per batch.
+#' @param epochs Number of passes over the data.
+#' @param verbose `"auto"` (a progress bar in an interactive session, one
+#'   line per epoch otherwise), `0` (silent), `1` (progress bar) or `2` (one
+#'   line per epoch).
+#' @param callbacks `NULL` or a list of callbacks
+#'   ([callback_early_stopping()], [callback_reduce_lr_on_plateau()],
+#'   [callback_model_checkpoint()], [callback_lambda()]).
+#' @param validation_split Fraction in `[0, 1)` of the rows, taken from the
+#'   end of `x` and `y` before shuffling (as in Keras), held out to compute
+#'   `val_loss` and the validation metrics after each epoch.
+#' @param validation_data `NULL` or `list(x_val, y_val)`; overrides
+#'   `validation_split`.
+#' @param shuffle Whether to shuffle the rows before each epoch.
+#' @param ... Unused; must be empty.
+#' @returns A training history (class `gru_history`), invisibly: `$params`
+#'   and `$metrics` (a list of per-epoch values: `loss`, the metrics and
+#'   their `val_` versions), with `plot()`, `print()` and
+#'   `as.data.frame()` methods.
+#' @family training
+#' @method fit gru_model
+#' @export
+#' @examples
+#' set.seed(1)
+#' x <- array(runif(64 * 6), c(64, 6, 1))
+#' y <- apply(x, 1, sum)
+#' model <- keras_model_sequential(input_shape = c(6, 1)) |>
+#'   layer_gru(8) |>
+#'   layer_dense(1)
+#' compile(model, optimizer = optimizer_adam(0.02), loss = "mse", metrics = "mae")
+#' history <- fit(model, x, y, epochs = 5, batch_size = 16, verbose = 0)
+#' history
+#' plot(history)
+fit.gru_model <- function(object, x = NULL, y = NULL, batch_size = 32, epochs = 1,
+                          verbose = "auto", callbacks = NULL,
+                          validation_split = 0, validation_data = NULL,
+                          shuffle = TRUE, ...) {
+  call <- rlang::current_env()
+  self <- model_self(object)
+  check_layer_dots(list(...), character(), "fit", call = call)
+  compiled <- check_compiled(self, "fit", call = call)
+  batch_size <- check_positive_whole(batch_size, call = call)
+  epochs <- check_positive_whole(epochs, call = call)
+  check_bool(shuffle, call = call)
+  verbose <- resolve_verbose(verbose, call = call)
+  ok <- is.numeric(validation_split) && length(validation_split) == 1L &&
+    !is.na(validation_split) && validation_split >= 0 && validation_split < 1
+  if (!ok) {
+    abort_gru(
+      c("{.arg validation_split} must be a number in [0, 1), not {.obj_type_friendly {validation_split}}."),
+      class = "gru_error_input", call = call
+    )
+  }
+  data <- check_xy(x, y, call = call)
+  x <- data$x
+  y <- data$y
+  val <- NULL
+  if (!is.null(validation_data)) {
+    if (!is.list(validation_data) || length(validation_data) < 2L) {
+      abort_gru(
+        c("{.arg validation_data} must be {.code list(x_val, y_val)}, not {.obj_type_friendly {validation_data}}."),
+        class = "gru_error_input", call = call
+      )
+    }
+    val <- check_xy(validation_data[[1L]], validation_data[[2L]],
+                    arg_x = "validation_data[[1]]", arg_y = "validation_data[[2]]",
+                    call = call)
+  } else if (validation_split > 0) {
+    n <- NROW(x)
+    n_train <- as.integer(floor(n * (1 - validation_split)))
+    if (n_train < 1L || n_train >= n) {
+      abort_gru(
+        c("{.arg validation_split} = {validation_split} leaves {n_train} of {n} rows for training and {n - n_train} for validation; both need at least one.",
+          "i" = "Use a smaller split or more data."),
+        class = "gru_error_fit", call = call
+      )
+    }
+    rows <- seq_len(n_train)
+    val <- list(x = slice_rows(x, -rows), y = slice_rows(y, -rows))
+    x <- slice_rows(x, rows)
+    y <- slice_rows(y, rows)
+  }
+  st <- model_stateful(self)
+  if (st$stateful) {
+    batch_size <- check_stateful_fit(self, st, batch_size, shuffle, x, val, call = call)
+  }
+  callbacks <- check_callbacks(callbacks, call = call)
+
+  n <- NROW(x)
+  steps <- as.integer(ceiling(n / batch_size))
+  metric_names <- c("loss", names(compiled$metrics))
+  history <- new_history(list(epochs = epochs, steps = steps, batch_size = batch_size,
+                              samples = n, verbose = verbose),
+                         metric_names, validation = !is.null(val))
+  ctx <- new.env(parent = emptyenv())
+  ctx$model <- object
+  ctx$stop_training <- FALSE
+  ctx$params <- history$params
+  run_callbacks(callbacks, "on_train_begin", ctx, NULL, list())
+
+  epoch <- 0L
+  batch <- 0L
+  interrupted <- FALSE
+  progress_env <- environment()
+  tryCatch(
+      {
+        for (epoch in seq_len(epochs)) {
+          run_callbacks(callbacks, "on_epoch_begin", ctx, epoch, list())
+          started <- Sys.time()
+          order <- if (shuffle) sample.int(n) else seq_len(n)
+          sums <- stats::setNames(numeric(length(metric_names)), metric_names)
+          seen <- 0
+          pb <- progress_start(verbose, epoch, epochs, steps, progress_env)
+          for (batch in seq_len(steps)) {
+            rows <- order[((batch - 1L) * batch_size + 1L):min(n, batch * batch_size)]
+            run_callbacks(callbacks, "on_batch_begin", ctx, batch, list())
+            vals <- train_step(self, slice_rows(x, rows), slice_rows(y, rows),
+                               epoch = epoch, batch = batch, call = call)
+            sums <- sums + vals * length(rows)
+            seen <- seen + length(rows)
+            logs <- as.list(sums / seen)
+            run_callbacks(callbacks, "on_batch_end", ctx, batch, logs)
+            progress_update(pb, batch, logs, progress_env)
+          }
+          logs <- as.list(sums / seen)
+          if (!is.null(val)) {
+            v <- model_evaluate(self, val$x, val$y, batch_size, call = call)
+            names(v) <- paste0("val_", names(v))
+            logs <- c(logs, as.list(v))
+          }
+          elapsed <- as.numeric(difftime(Sys.time(), started, units = "secs"))
+          progress_done(pb, verbose, epoch, epochs, logs, elapsed, progress_env)
+          history <- history_add(history, logs)
+          run_callbacks(callbacks, "on_epoch_end", ctx, epoch, logs)
+          if (isTRUE(ctx$stop_training)) break
+        }
+      },
+      interrupt = function(cnd) {
+        interrupted <<- TRUE
+      }
+  )
+  run_callbacks(callbacks, "on_train_end", ctx, NULL, history_last(history))
+  if (interrupted) {
+    cli::cli_inform(c(
+      "!" = "Training interrupted in epoch {epoch}, batch {batch}.",
+      "i" = "The model keeps the weights of the last finished batch; the history holds the {history_epochs(history)} finished epoch{?s}."
+    ))
+  }
+  invisible(history)
+}
+
+#' Evaluate a sequential model
+#'
+#' keras3's `evaluate()`: the loss (including regularization penalties) and
+#' the compiled metrics of the model on `x` and `y`, in inference mode (no
+#' dropout), computed in batches and averaged over the rows.
+#'
+#' @param object A compiled sequential model.
+#' @param x,y Inputs and targets, as for [fit()][fit.gru_model].
+#' @param batch_size Rows per batch.
+#' @param verbose Accepted for keras3 compatibility; nothing is printed.
+#' @param ... Unused; must be empty.
+#' @returns A named list: `loss` and one entry per metric.
+#' @family training
+#' @export
+#' @examples
+#' x <- array(runif(20 * 4), c(20, 4, 1))
+#' y <- apply(x, 1, sum)
+#' model <- keras_model_sequential(input_shape = c(4, 1)) |>
+#'   layer_gru(3) |>
+#'   layer_dense(1)
+#' compile(model, loss = "mse", metrics = "mae")
+#' evaluate(model, x, y)
+evaluate.gru_model <- function(object, x = NULL, y = NULL, batch_size = 32,
+                               verbose = "auto", ...) {
+  call <- rlang::current_env()
+  self <- model_self(object)
+  check_layer_dots(list(...), character(), "evaluate", call = call)
+  check_compiled(self, "evaluate", call = call)
+  batch_size <- check_positive_whole(batch_size, call = call)
+  resolve_verbose(verbose, call = call)
+  data <- check_xy(x, y, call = call)
+  as.list(model_evaluate(self, data$x, data$y, batch_size, call = call))
+}
+
+#' Train or test on one batch
+#'
+#' keras3's `train_on_batch()`: one optimizer update on `x` and `y` taken as
+#' a single batch. Returns the batch's loss and metrics, computed during the
+#' forward pass (before the update), as Keras does.
+#'
+#' @param object A compiled sequential model.
+#' @param x,y One batch of inputs and targets, as for [fit()][fit.gru_model].
+#' @param ... Unused; must be empty.
+#' @returns A named list: `loss` and one entry per metric.
+#' @family training
+#' @export
+#' @examples
+#' x <- array(runif(8 * 4), c(8, 4, 1))
+#' model <- keras_model_sequential(input_shape = c(4, 1)) |>
+#'   layer_gru(3) |>
+#'   layer_dense(1)
+#' compile(model, optimizer = "sgd", loss = "mse")
+#' train_on_batch(model, x, rowSums(x))
+train_on_batch <- function(object, x, y, ...) {
+  call <- rlang::current_env()
+  check_model(object, call = call)
+  self <- model_self(object)
+  check_layer_dots(list(...), character(), "train_on_batch", call = call)
+  check_compiled(self, "train_on_batch", call = call)
+  data <- check_xy(x, y, call = call)
+  if (model_stateful(self)$stateful) {
+    check_stateful_fit(self, model_stateful(self), NROW(data$x), FALSE, data$x, NULL,
+                       call = call)
+  }
+  as.list(train_step(self, data$x, data$y, epoch = NULL, batch = NULL, call = call))
+}
+
+#' Gradients of the loss with respect to a model's weights
+#'
+#' The gradient of the loss of one batch with respect to every weight of
+#' the model, in the order and shapes of [get_weights()][get_weights]: what
+#' one training step of [fit()][fit.gru_model] feeds the optimizer, before
+#' clipping. The loss is the compiled loss (or `loss`) plus the
+#' regularization penalties. Recurrent layers are differentiated by
+#' backpropagation through time in C++; dense and embedding layers in R.
+#'
+#' Nothing changes: weights stay as they are and the carried state of
+#' stateful layers is restored afterwards (it is the initial state of the
+#' batch). Use it to check gradients against finite differences or to write
+#' your own training loop.
+#'
+#' @param object A sequential model.
+#' @param x,y One batch of inputs and targets, as for [fit()][fit.gru_model].
+#' @param loss `NULL` (the compiled loss) or a loss name or object.
+#' @param training Whether to run in training mode (dropout on; draws
+#'   dropout masks). The default `FALSE` makes the result deterministic.
+#' @returns A list of arrays shaped like `get_weights(object)`, with the
+#'   loss as attribute `"loss"`.
+#' @family training
+#' @export
+#' @examples
+#' set.seed(1)
+#' model <- keras_model_sequential(input_shape = c(3, 2)) |>
+#'   layer_gru(2, dtype = "float64") |>
+#'   layer_dense(1)
+#' x <- array(rnorm(4 * 3 * 2), c(4, 3, 2))
+#' y <- rnorm(4)
+#' g <- gradients(model, x, y, loss = "mse")
+#' str(g)
+#' attr(g, "loss")
+gradients <- function(object, x, y, loss = NULL, training = FALSE) {
+  call <- rlang::current_env()
+  check_model(object, call = call)
+  self <- model_self(object)
+  check_bool(training, call = call)
+  loss <- if (is.null(loss)) {
+    check_compiled(self, "gradients", call = call)$loss
+  } else {
+    resolve_loss(loss, call = call)
+  }
+  data <- check_xy(x, y, call = call)
+  snap <- snapshot_states(self)
+  on.exit(restore_states(snap), add = TRUE)
+  pass <- model_train_pass(self, data$x, data$y, loss, training = training, call = call)
+  structure(pass$grads, loss = pass$loss)
+}
+
+# Helpers -----------------------------------------------------------------
+
+check_model <- function(object, call) {
+  if (!inherits(object, "gru_model")) {
+    abort_gru(
+      c("{.arg object} must be a model made by {.fn keras_model_sequential}, not {.obj_type_friendly {object}}."),
+      class = "gru_error_input", call = call
+    )
+  }
+  invisible(object)
+}
+
+check_compiled <- function(self, what, call) {
+  if (is.null(self$compiled)) {
+    abort_gru(
+      c("Model {.val {self$config$name}} must be compiled before {.fn {what}}.",
+        "i" = "Call {.code compile(model, optimizer = \"adam\", loss = \"mse\")} first."),
+      class = "gru_error_fit", call = call
+    )
+  }
+  self$compiled
+}
+
+resolve_verbose <- function(verbose, call) {
+  if (identical(verbose, "auto")) return(if (rlang::is_interactive()) 1L else 2L)
+  ok <- is.numeric(verbose) && length(verbose) == 1L && verbose %in% 0:2
+  if (!ok) {
+    abort_gru(
+      c("{.arg verbose} must be {.val auto}, 0, 1 or 2, not {.obj_type_friendly {verbose}}."),
+      class = "gru_error_input", call = call
+    )
+  }
+  as.integer(verbose)
+}
+
+# Inputs and targets: a finite numeric x, targets as an array, and the same
+# number of rows in both.
+check_xy <- function(x, y, arg_x = "x", arg_y = "y", call) {
+  if (is.null(x) || !(is.numeric(x) || is.logical(x))) {
+    abort_gru(
+      c("{.arg {arg_x}} must be a numeric array, not {.obj_type_friendly {x}}."),
+      class = "gru_error_input", call = call
+    )
+  }
+  if (is.null(dim(x))) x <- matrix(x, 1L)
+  check_finite(x, arg = arg_x, call = call)
+  if (is.null(y)) {
+    abort_gru(
+      c("{.arg {arg_y}} is missing.", "i" = "Pass the targets, one row per row of {.arg {arg_x}}."),
+      class = "gru_error_input", call = call
+    )
+  }
+  y <- as_target_array(y)
+  if (NROW(y) != NROW(x)) {
+    abort_gru(
+      c("{.arg {arg_y}} has {NROW(y)} row{?s}, but {.arg {arg_x}} has {NROW(x)}: they must match, one target per input row.",
+        "i" = "{.arg {arg_x}} has shape {format_shape(dim(x))}, {.arg {arg_y}} shape {format_shape(dim(y))}."),
+      class = c("gru_error_fit", "gru_error_shape"), call = call
+    )
+  }
+  list(x = x, y = y)
+}
+
+check_stateful_fit <- function(self, st, batch_size, shuffle, x, val, call) {
+  if (shuffle) {
+    abort_gru(
+      c("Model {.val {self$config$name}} has stateful layers, which need {.code shuffle = FALSE}.",
+        "i" = "A stateful layer carries each row's state into the same row of the next batch, so the rows must stay in order."),
+      class = "gru_error_fit", call = call
+    )
+  }
+  fixed <- st$batch_size
+  if (!is.null(fixed) && fixed != batch_size) {
+    abort_gru(
+      c("Model {.val {self$config$name}} has stateful layers with a fixed batch size of {fixed}, but {.arg batch_size} is {batch_size}.",
+        "i" = "Use {.code batch_size = {fixed}}."),
+      class = c("gru_error_fit", "gru_error_stateful_batch"), call = call
+    )
+  }
+  for (part in list(list(n = NROW(x), what = "x"),
+                    if (!is.null(val)) list(n = NROW(val$x), what = "the validation data"))) {
+    if (is.null(part)) next
+    if (part$n %% batch_size != 0L) {
+      abort_gru(
+        c("{part$what} has {part$n} row{?s}, which do not divide into the fixed batch size of {batch_size} of model {.val {self$config$name}}'s stateful layers.",
+          "i" = "Use a number of rows that is a multiple of {batch_size} (drop or pad the last {part$n %% batch_size})."),
+        class = c("gru_error_fit", "gru_error_stateful_batch"), call = call
+      )
+    }
+  }
+  batch_size
+}
+
+# One optimizer step on a batch: the batch's loss and metrics (a named
+# numeric vector). A non-finite loss or gradient stops before any weight
+# changes.
+train_step <- function(self, x, y, epoch, batch, call) {
+  compiled <- self$compiled
+  pass <- model_train_pass(self, x, y, compiled$loss, training = TRUE, call = call)
+  finite <- is.finite(pass$loss) &&
+    all(vapply(pass$grads, function(g) all(is.finite(g)), logical(1)))
+  if (!finite) {
+    where <- if (is.null(epoch)) "this batch" else paste0("epoch ", epoch, ", batch ", batch)
+    abort_gru(
+      c("The loss is not finite ({format(pass$loss)}) at {where}; training stopped.",
+        "i" = "The model keeps the weights of the last finished batch. Try a smaller learning rate, gradient clipping ({.arg clipnorm}) or scaled inputs."),
+      class = c("gru_error_loss", "gru_error_nonfinite"), call = call
+    )
+  }
+  vals <- c(loss = pass$loss, batch_metrics(compiled, pass$targets, pass$output, pass$mask))
+  model_apply_gradients(self, pass$info, pass$grads)
+  vals
+}
+
+batch_metrics <- function(compiled, targets, output, mask) {
+  vapply(compiled$metrics, function(m) {
+    metric_compute(m, compiled$loss, targets, output, mask)
+  }, numeric(1))
+}
+
+# Loss and metrics over x, y in inference mode, averaged over rows.
+model_evaluate <- function(self, x, y, batch_size, call) {
+  compiled <- self$compiled
+  n <- NROW(x)
+  names <- c("loss", names(compiled$metrics))
+  sums <- stats::setNames(numeric(length(names)), names)
+  penalty <- sum(unlist(lapply(self$layers, function(l) layer_losses(layer_self(l)))))
+  for (s in seq(1L, n, by = batch_size)) {
+    rows <- s:min(n, s + batch_size - 1L)
+    res <- model_forward(self, slice_rows(x, rows), training = FALSE, call = call)
+    out <- array(as.numeric(res$output), dim(res$output) %||% c(1L, length(res$output)))
+    mask <- if (length(dim(out)) == 3L) res$masks[[length(self$layers)]]
+    targets <- loss_targets(compiled$loss, slice_rows(y, rows), out, call = call)
+    vals <- c(loss = loss_compute(compiled$loss, targets, out, mask)$value + penalty,
+              batch_metrics(compiled, targets, out, mask))
+    sums <- sums + vals * length(rows)
+  }
+  sums / n
+}
+
+# Progress ----------------------------------------------------------------
+
+format_logs <- function(logs) {
+  if (!length(logs)) return("")
+  paste(sprintf("%s: %.4g", names(logs), unlist(logs)), collapse = " - ")
+}
+
+# One cli progress bar per epoch, each in its own environment (cli keeps
+# one current bar per environment) holding the values its format shows.
+progress_start <- function(verbose, epoch, epochs, steps, env) {
+  if (verbose != 1L || !rlang::is_interactive()) return(NULL)
+  pb_env <- new.env(parent = baseenv())
+  pb_env$pb_text <- ""
+  pb_env$pb_label <- sprintf("Epoch %d/%d", epoch, epochs)
+  pb_env$steps <- steps
+  pb_env$id <- cli::cli_progress_bar(
+    format = "{pb_label} {cli::pb_bar} {cli::pb_current}/{cli::pb_total} - {pb_text}",
+    total = steps, clear = FALSE, .auto_close = FALSE, .envir = pb_env
+  )
+  pb_env
+}
+
+# The last batch's update is left to progress_done(): cli ends a bar when it
+# reaches its total, and the epoch's line should show the validation values.
+progress_update <- function(pb, batch, logs, env) {
+  if (is.null(pb) || batch >= pb$steps) return(invisible())
+  pb$pb_text <- format_logs(logs)
+  cli::cli_progress_update(id = pb$id, set = batch, .envir = pb)
+}
+
+progress_done <- function(pb, verbose, epoch, epochs, logs, elapsed, env) {
+  if (!is.null(pb)) {
+    pb$pb_text <- format_logs(logs)
+    cli::cli_progress_update(id = pb$id, set = pb$steps, force = TRUE, .envir = pb)
+    return(invisible())
+  }
+  if (verbose == 0L) return(invisible())
+  cat(sprintf("Epoch %d/%d - %.2fs - %s\n", epoch, epochs, elapsed, format_logs(logs)))
+  invisible()
+}
+
+# History -----------------------------------------------------------------
+
+new_history <- function(params, metric_names, validation) {
+  names <- c(metric_names, if (validation) paste0("val_", metric_names))
+  metrics <- stats::setNames(rep(list(numeric()), length(names)), names)
+  structure(list(params = params, metrics = metrics), class = "gru_history")
+}
+
+history_add <- function(history, logs) {
+  for (nm in union(names(history$metrics), names(logs))) {
+    history$metrics[[nm]] <- c(history$metrics[[nm]], logs[[nm]] %||% NA_real_)
+  }
+  history
+}
+
+history_epochs <- function(history) length(history$metrics[[1L]])
+
+history_last <- function(history) {
+  k <- history_epochs(history)
+  if (k == 0L) return(list())
+  lapply(history$metrics, function(v) v[k])
+}
+
+#' Training history
+#'
+#' What [fit()][fit.gru_model] returns: `print()` shows the last epoch's
+#' values, `as.data.frame()` gives one row per epoch and metric (keras3's
+#' columns `epoch`, `value`, `metric`, `data`), and `plot()` draws each
+#' metric against the epoch, training and validation together, with base
+#' graphics.
+#'
+#' @param x A history (class `gru_history`).
+#' @param y Unused.
+#' @param metrics `NULL` (all) or the names of the metrics to plot, without
+#'   the `val_` prefix.
+#' @param row.names,optional,... Unused, for the generics' signatures.
+#' @returns `as.data.frame()`: a data frame. `plot()` and `print()`: `x`,
+#'   invisibly.
+#' @family training
+#' @name history
+#' @examples
+#' x <- array(runif(32 * 4), c(32, 4, 1))
+#' model <- keras_model_sequential(input_shape = c(4, 1)) |>
+#'   layer_gru(3) |>
+#'   layer_dense(1)
+#' compile(model, loss = "mse")
+#' h <- fit(model, x, rowSums(x), epochs = 3, validation_split = 0.25, verbose = 0)
+#' as.data.frame(h)
+#' plot(h)
+NULL
+
+#' @rdname history
+#' @export
+as.data.frame.gru_history <- function(x, row.names = NULL, optional = FALSE, ...) {
+  rows <- lapply(names(x$metrics), function(nm) {
+    v <- x$metrics[[nm]]
+    val <- startsWith(nm, "val_")
+    data.frame(epoch = seq_along(v), value = v,
+               metric = if (val) substring(nm, 5L) else nm,
+               data = if (val) "validation" else "training",
+               stringsAsFactors = FALSE)
+  })
+  df <- do.call(rbind, rows)
+  if (is.null(df)) {
+    df <- data.frame(epoch = integer(), value = numeric(), metric = character(),
+                     data = character())
+  }
+  df$metric <- factor(df$metric, levels = unique(df$metric))
+  df$data <- factor(df$data, levels = c("training", "validation"))
+  df
+}
+
+#' @rdname history
+#' @export
+print.gru_history <- function(x, ...) {
+  k <- history_epochs(x)
+  cat(sprintf("Training history: %d epoch%s of %d, %d samples, batch size %d\n",
+              k, if (k == 1L) "" else "s", x$params$epochs, x$params$samples,
+              x$params$batch_size))
+  if (k > 0L) cat("Final epoch:", format_logs(history_last(x)), "\n")
+  invisible(x)
+}
+
+#' @rdname history
+#' @export
+plot.gru_history <- function(x, y, metrics = NULL, ...) {
+  all <- names(x$metrics)
+  base <- unique(sub("^val_", "", all))
+  if (!is.null(metrics)) base <- intersect(base, metrics)
+  k <- history_epochs(x)
+  if (k == 0L || !length(base)) return(invisible(x))
+  old <- graphics::par(mfrow = c(length(base), 1L), mar = c(3.5, 4, 1, 1),
+                       mgp = c(2.2, 0.7, 0))
+  on.exit(graphics::par(old))
+  for (nm in base) {
+    tr <- x$metrics[[nm]]
+    va <- x$metrics[[paste0("val_", nm)]]
+    ylim <- range(c(tr, va), na.rm = TRUE, finite = TRUE)
+    graphics::plot(seq_len(k), tr, type = "o", pch = 16, cex = 0.6,
+                   col = "#1b6ca8", ylim = ylim, xlab = "epoch", ylab = nm)
+    if (!is.null(va)) {
+      graphics::lines(seq_len(k), va, type = "o", pch = 17, cex = 0.6, col = "#d95f02")
+      graphics::legend("topright", c("training", "validation"),
+                       col = c("#1b6ca8", "#d95f02"), pch = c(16, 17), lty = 1,
+                       bty = "n", cex = 0.8)
+    }
+  }
+  invisible(x)
+}

@@ -1,0 +1,191 @@
+// Glue for training: a forward pass that keeps what the backward pass needs
+// behind an external pointer, and the backward pass that consumes it. fit()
+// needs the output (to compute the loss and its gradient) before it can call
+// backward, so the two halves of cpp_gru_backward() are split here and the
+// forward pass is not run twice.
+//
+// The cache owns copies of the inputs in the engine's precision, so it does
+// not depend on R objects staying alive. It is transient (one training step)
+// and never stored in a layer, so saveRDS() never sees it.
+#include <Rcpp.h>
+
+#include <memory>
+#include <vector>
+
+#include "gru/backward.h"
+#include "gru/gru.h"
+
+namespace {
+
+struct TrainCacheBase {
+  virtual ~TrainCacheBase() = default;
+};
+
+template <typename T>
+struct TrainCache : TrainCacheBase {
+  gru::Spec spec;
+  std::vector<T> x, kernel, recurrent_kernel, input_bias, recurrent_bias, h0, drop,
+      recurrent_drop, workspace;
+  std::vector<int> mask;
+  bool used = false;
+
+  static const T* ptr(const std::vector<T>& v) { return v.empty() ? nullptr : v.data(); }
+  gru::Weights<T> weights() const {
+    return {ptr(kernel), ptr(recurrent_kernel), ptr(input_bias), ptr(recurrent_bias)};
+  }
+  gru::Inputs<T> inputs() const {
+    gru::Inputs<T> in;
+    in.x = ptr(x);
+    in.mask = mask.empty() ? nullptr : mask.data();
+    in.initial_state = ptr(h0);
+    in.dropout_mask = ptr(drop);
+    in.recurrent_dropout_mask = ptr(recurrent_drop);
+    return in;
+  }
+};
+
+template <typename T>
+void copy_in(SEXP x, std::vector<T>& to) {
+  if (Rf_isNull(x)) return;
+  const double* p = REAL(x);
+  to.assign(p, p + Rf_xlength(x));
+}
+
+gru::Spec train_spec(const Rcpp::IntegerVector& dims, const Rcpp::List& opt) {
+  gru::Spec s;
+  s.batch = dims[0];
+  s.timesteps = dims[1];
+  s.input_dim = dims[2];
+  s.units = dims[3];
+  s.activation = static_cast<gru::Activation>(Rcpp::as<int>(opt["activation"]));
+  s.recurrent_activation =
+      static_cast<gru::Activation>(Rcpp::as<int>(opt["recurrent_activation"]));
+  s.reset_after = Rcpp::as<bool>(opt["reset_after"]);
+  s.go_backwards = Rcpp::as<bool>(opt["go_backwards"]);
+  s.return_sequences = Rcpp::as<bool>(opt["return_sequences"]);
+  s.zero_output_for_mask = Rcpp::as<bool>(opt["zero_output_for_mask"]);
+  s.dropout_gates = Rcpp::as<int>(opt["dropout_gates"]);
+  s.recurrent_dropout_gates = Rcpp::as<int>(opt["recurrent_dropout_gates"]);
+  s.threads = Rcpp::as<int>(opt["threads"]);
+  return s;
+}
+
+template <typename T>
+Rcpp::NumericVector as_r(const std::vector<T>& v, Rcpp::IntegerVector dim) {
+  Rcpp::NumericVector out(v.begin(), v.end());
+  if (dim.size() > 1) out.attr("dim") = dim;
+  return out;
+}
+
+template <typename T>
+Rcpp::List train_forward(const gru::Spec& s, SEXP x, SEXP kernel, SEXP recurrent_kernel,
+                         SEXP input_bias, SEXP recurrent_bias, SEXP mask,
+                         SEXP initial_state, SEXP dropout_mask,
+                         SEXP recurrent_dropout_mask) {
+  auto cache = std::make_unique<TrainCache<T>>();
+  cache->spec = s;
+  copy_in(x, cache->x);
+  copy_in(kernel, cache->kernel);
+  copy_in(recurrent_kernel, cache->recurrent_kernel);
+  copy_in(input_bias, cache->input_bias);
+  copy_in(recurrent_bias, cache->recurrent_bias);
+  copy_in(initial_state, cache->h0);
+  copy_in(dropout_mask, cache->drop);
+  copy_in(recurrent_dropout_mask, cache->recurrent_drop);
+  if (!Rf_isNull(mask)) {
+    const int* m = LOGICAL(mask);
+    cache->mask.assign(m, m + Rf_xlength(mask));
+  }
+  const size_t B = s.batch, T_ = s.timesteps, H = s.units;
+  std::vector<T> output(s.return_sequences ? B * T_ * H : B * H), state(B * H);
+  cache->workspace.resize(gru::train_workspace_size(s));
+  gru::forward_train<T>(s, cache->weights(), cache->inputs(),
+                        {output.data(), state.data()}, cache->workspace.data());
+  const int b = s.batch, t = s.timesteps, h = s.units;
+  Rcpp::XPtr<TrainCacheBase> ptr(cache.release(), true);
+  return Rcpp::List::create(
+      Rcpp::Named("output") =
+          as_r(output, s.return_sequences ? Rcpp::IntegerVector::create(b, t, h)
+                                          : Rcpp::IntegerVector::create(b, h)),
+      Rcpp::Named("state") = as_r(state, Rcpp::IntegerVector::create(b, h)),
+      Rcpp::Named("cache") = ptr);
+}
+
+template <typename T>
+Rcpp::List train_backward(TrainCache<T>& c, SEXP grad_output, SEXP grad_state,
+                          bool need_inputs) {
+  if (c.used) throw gru::Error("this training cache was already consumed by a backward pass");
+  const gru::Spec& s = c.spec;
+  std::vector<T> go, gs;
+  copy_in(grad_output, go);
+  copy_in(grad_state, gs);
+  gru::GradInputs<T> gin;
+  gin.output = go.empty() ? nullptr : go.data();
+  gin.state = gs.empty() ? nullptr : gs.data();
+  const size_t B = s.batch, T_ = s.timesteps, F = s.input_dim, H = s.units;
+  std::vector<T> dx(need_inputs ? B * T_ * F : 0), dh0(B * H), dk(F * 3 * H),
+      du(H * 3 * H), dbi(c.input_bias.empty() ? 0 : 3 * H),
+      dbr(c.recurrent_bias.empty() ? 0 : 3 * H);
+  gru::Gradients<T> g;
+  g.x = need_inputs ? dx.data() : nullptr;
+  g.initial_state = dh0.data();
+  g.kernel = dk.data();
+  g.recurrent_kernel = du.data();
+  g.input_bias = dbi.empty() ? nullptr : dbi.data();
+  g.recurrent_bias = dbr.empty() ? nullptr : dbr.data();
+  c.used = true;
+  gru::backward<T>(s, c.weights(), c.inputs(), gin, g, c.workspace.data());
+  std::vector<T>().swap(c.workspace);
+
+  using Rcpp::IntegerVector;
+  using Rcpp::Named;
+  const int b = s.batch, t = s.timesteps, f = s.input_dim, h = s.units;
+  return Rcpp::List::create(
+      Named("inputs") = need_inputs ? SEXP(as_r(dx, IntegerVector::create(b, t, f)))
+                                    : R_NilValue,
+      Named("initial_state") = as_r(dh0, IntegerVector::create(b, h)),
+      Named("kernel") = as_r(dk, IntegerVector::create(f, 3 * h)),
+      Named("recurrent_kernel") = as_r(du, IntegerVector::create(h, 3 * h)),
+      Named("input_bias") =
+          dbi.empty() ? R_NilValue : SEXP(as_r(dbi, IntegerVector::create(3 * h))),
+      Named("recurrent_bias") =
+          dbr.empty() ? R_NilValue : SEXP(as_r(dbr, IntegerVector::create(3 * h))));
+}
+
+}  // namespace
+
+// The training forward pass: the output, the final state and an external
+// pointer to the cache cpp_gru_train_backward() consumes. Arguments as
+// cpp_gru_forward() (CPU only).
+// [[Rcpp::export]]
+Rcpp::List cpp_gru_train_forward(SEXP x, Rcpp::IntegerVector dims, SEXP kernel,
+                                 SEXP recurrent_kernel, SEXP input_bias,
+                                 SEXP recurrent_bias, SEXP mask, SEXP initial_state,
+                                 SEXP dropout_mask, SEXP recurrent_dropout_mask,
+                                 Rcpp::List options, bool float64) {
+  const gru::Spec s = train_spec(dims, options);
+  if (float64) {
+    return train_forward<double>(s, x, kernel, recurrent_kernel, input_bias,
+                                 recurrent_bias, mask, initial_state, dropout_mask,
+                                 recurrent_dropout_mask);
+  }
+  return train_forward<float>(s, x, kernel, recurrent_kernel, input_bias, recurrent_bias,
+                              mask, initial_state, dropout_mask, recurrent_dropout_mask);
+}
+
+// The backward pass for a cache of cpp_gru_train_forward(), given dL/d(output)
+// and dL/d(final state) (either NULL for zero). The input gradient is
+// computed only when need_inputs (the first layer of a model needs none).
+// A cache can be consumed once.
+// [[Rcpp::export]]
+Rcpp::List cpp_gru_train_backward(SEXP cache, SEXP grad_output, SEXP grad_state,
+                                  bool need_inputs) {
+  Rcpp::XPtr<TrainCacheBase> ptr(cache);
+  if (ptr.get() == nullptr) throw gru::Error("the training cache is empty");
+  if (auto* d = dynamic_cast<TrainCache<double>*>(ptr.get())) {
+    return train_backward(*d, grad_output, grad_state, need_inputs);
+  }
+  auto* f = dynamic_cast<TrainCache<float>*>(ptr.get());
+  if (f == nullptr) throw gru::Error("not a GRU training cache");
+  return train_backward(*f, grad_output, grad_state, need_inputs);
+}
