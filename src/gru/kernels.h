@@ -35,7 +35,12 @@ struct EpilogueArgs {
   int nblocks = 1;
   const T* tile = nullptr;  // [m][3W] per block, tile_stride apart
   long tile_stride = 0;
-  const T* xp = nullptr;    // XP row of b0 for this timestep, at block `block`
+  // XP row of b0 for this timestep, at block `block`. With out_xp, the new
+  // state (or the masked output) replaces the block's z slot, which the step
+  // has consumed: the driver moves a chunk's outputs from there to R's
+  // layout in one pass (contiguous runs, not one page per unit per step).
+  T* xp = nullptr;
+  bool out_xp = false;
   long xp_stride = 0;       // 3 * Hp
   const T* hprev = nullptr;  // B x Hp
   T* hnext = nullptr;
