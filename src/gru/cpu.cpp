@@ -183,7 +183,12 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
   }
   const int tc = static_cast<int>(
       std::min<long>(Tn, std::max<long>(1, (kChunkRows + B - 1) / B)));
-  Buffer<T> xp(static_cast<size_t>(tc) * B * N3);
+  // The chunk's projection, block-major: block c of row r at
+  // xp[(c * CR + r) * 3W], so a step streams each block's rows contiguously
+  // (row-major rows 3 Hp apart defeat the prefetcher: the epilogue stalled
+  // on L3 misses) and the output transpose reads contiguous memory.
+  const long CR = static_cast<long>(tc) * B;
+  Buffer<T> xp(static_cast<size_t>(CR) * N3);
   const size_t bh = static_cast<size_t>(B) * Hp;
   Buffer<T> h0(bh), h1(bh);
   const int rdg = s.recurrent_dropout_gates;
@@ -316,7 +321,7 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
                 int m;
                 tile_rows(qb + tl, &lr, &m);
                 kern.tile(m, g0, ng, kc, ap + (static_cast<size_t>(tl) * F + kc0) * MR,
-                          1, MR, bp, xp.get() + lr * N3 + c * W3, N3,
+                          1, MR, bp, xp.get() + (c * CR + lr) * W3, W3,
                           bias_in.data() + c * W3, kc0 > 0);
               }
             }
@@ -329,12 +334,13 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
       for (int kk = 0; kk < nk; ++kk) {
         const int k = k0 + kk;
         const int t = s.go_backwards ? Tn - 1 - k : k;
-        T* xpt = xp.get() + static_cast<long>(t - tlo) * B * N3;
+        T* xpt = xp.get() + static_cast<long>(t - tlo) * B * W3;
         EpilogueArgs<T> e;
         e.batch = B;
         e.units = H;
         e.hp = Hp;
-        e.xp_stride = N3;
+        e.xp_stride = W3;
+        e.xp_bstride = CR * W3;
         e.hprev = hcur;
         e.hnext = hnext;
         e.zbuf = zbuf.get();
@@ -394,7 +400,7 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
           e.nblocks = nblocks;
           e.tile = src;
           e.tile_stride = tstride;
-          e.xp = xpt + b0 * N3 + c * W3;
+          e.xp = xpt + (b0 + c * CR) * W3;
           kern.epilogue(e);
         };
         const int phase1 = s.reset_after ? 0 : 1;
@@ -452,12 +458,12 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
           for (int kk = 0; kk < nk; ++kk) {
             const int k = k0 + kk;
             const int t = s.go_backwards ? Tn - 1 - k : k;
-            const T* src = xp.get() + static_cast<long>(t - tlo) * B * N3 + c * W3;
+            const T* src = xp.get() + (c * CR + static_cast<long>(t - tlo) * B) * W3;
             T* dst = out.output + static_cast<long>(B) * k;
             for (int u = 0; u < nu; ++u) {
               T* o = dst + BT * (j0 + u);
               const T* q = src + u;
-              for (int b = rb0; b < rb1; ++b) o[b] = q[b * N3];
+              for (int b = rb0; b < rb1; ++b) o[b] = q[b * W3];
             }
           }
         }

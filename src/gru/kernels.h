@@ -41,7 +41,8 @@ struct EpilogueArgs {
   // layout in one pass (contiguous runs, not one page per unit per step).
   T* xp = nullptr;
   bool out_xp = false;
-  long xp_stride = 0;       // 3 * Hp
+  long xp_stride = 0;       // between rows
+  long xp_bstride = 0;      // between blocks
   const T* hprev = nullptr;  // B x Hp
   T* hnext = nullptr;
   T* zbuf = nullptr;
