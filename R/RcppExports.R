@@ -25,3 +25,7 @@ cpp_backend_info <- function() {
     .Call(`_gru_cpp_backend_info`)
 }
 
+cpp_all_finite <- function(x) {
+    .Call(`_gru_cpp_all_finite`, x)
+}
+

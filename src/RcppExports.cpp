@@ -103,6 +103,17 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_all_finite
+bool cpp_all_finite(SEXP x);
+RcppExport SEXP _gru_cpp_all_finite(SEXP xSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type x(xSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_all_finite(x));
+    return rcpp_result_gen;
+END_RCPP
+}
 
 static const R_CallMethodDef CallEntries[] = {
     {"_gru_cpp_gru_forward", (DL_FUNC) &_gru_cpp_gru_forward, 13},
@@ -111,6 +122,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_gru_cpp_activate", (DL_FUNC) &_gru_cpp_activate, 3},
     {"_gru_cpp_cpu_cores", (DL_FUNC) &_gru_cpp_cpu_cores, 0},
     {"_gru_cpp_backend_info", (DL_FUNC) &_gru_cpp_backend_info, 0},
+    {"_gru_cpp_all_finite", (DL_FUNC) &_gru_cpp_all_finite, 1},
     {NULL, NULL, 0}
 };
 
