@@ -133,6 +133,25 @@ void pack_panels(const S* src, int rows, int H, int W, int c0, int c1, T* dst) {
   }
 }
 
+// Packs rows [k0, k0 + kc) of gate panel c of a (rows x 3H) column-major
+// matrix: dst[k * 3W + g * W + u].
+template <typename T, typename S>
+void pack_slice(const S* src, int rows, int H, int W, int c, int k0, int kc, T* dst) {
+  const int W3 = 3 * W;
+  for (int g = 0; g < 3; ++g) {
+    for (int u = 0; u < W; ++u) {
+      const int j = c * W + u;
+      T* q = dst + g * W + u;
+      if (j < H) {
+        const S* col = src + static_cast<size_t>(g * H + j) * rows + k0;
+        for (int k = 0; k < kc; ++k) q[static_cast<size_t>(k) * W3] = T(col[k]);
+      } else {
+        for (int k = 0; k < kc; ++k) q[static_cast<size_t>(k) * W3] = T(0);
+      }
+    }
+  }
+}
+
 template <typename T, typename S>
 void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
                   const Outputs<T>& out) {
@@ -171,7 +190,17 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
 
   // --- buffers, all allocated before the loop ---------------------------
   Buffer<T> up(static_cast<size_t>(NB) * H * W3);  // recurrent kernel panels
-  Buffer<T> kp(static_cast<size_t>(NB) * F * W3);  // input kernel panels
+  // Memory: the call may use one B x T x 3H projection buffer beyond its
+  // inputs and outputs (issue 4). The packed U (H rows of 3 Hp), the chunk
+  // buffer (CR rows) and, when they fit too, the packed input kernel (F
+  // rows) share that budget; otherwise the input kernel is packed slice by
+  // slice as the projection needs it (24 KB per thread), and the chunk
+  // shrinks to what is left (never below one step). Small layers get 1 MB
+  // whatever B x T: their fixed costs matter more than their memory.
+  const long budget_rows =
+      std::max<long>(BT, (1L << 20) / static_cast<long>(N3 * sizeof(T)));
+  const bool pack_k = H + F + std::min<long>(BT, kChunkRows) <= budget_rows;
+  Buffer<T> kp(pack_k ? static_cast<size_t>(NB) * F * W3 : 0);  // input kernel panels
   std::vector<T> bias_in(N3, T(0)), bias_rec(N3, T(0));
   bool has_rec_bias = false;
   for (int g = 0; g < 3; ++g) {
@@ -184,8 +213,10 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
       }
     }
   }
+  const long chunk_rows =
+      std::min<long>(kChunkRows, budget_rows - H - (pack_k ? F : 0));
   const int tc = static_cast<int>(
-      std::min<long>(Tn, std::max<long>(1, (kChunkRows + B - 1) / B)));
+      std::min<long>(Tn, std::max<long>(1, (chunk_rows + B - 1) / B)));
   // The chunk's projection, block-major: block c of row r at
   // xp[(c * CR + r) * 3W], so a step streams each block's rows contiguously
   // (row-major rows 3 Hp apart defeat the prefetcher: the epilogue stalled
@@ -197,9 +228,10 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
   const int rdg = s.recurrent_dropout_gates;
   Buffer<T> hd0(rdg * bh), hd1(rdg * bh), rmask(rdg * bh);
   Buffer<T> zbuf(s.reset_after ? 0 : bh), rhbuf(s.reset_after ? 0 : bh);
-  const int nmc_max = (kMC + MR - 1) / MR * MR;
+  const int nmc_max = static_cast<int>((std::min<long>(kMC, CR) + MR - 1) / MR * MR);
   const int kc_max = std::min(F, kKC);
   Buffer<T> apack(static_cast<size_t>(nt) * nmc_max * kc_max);
+  Buffer<T> kslices(pack_k ? 0 : static_cast<size_t>(nt) * kc_max * W3);
   // Per thread: the products of one step, either one row tile x all its
   // blocks (a small batch) or all its row tiles x one block.
   const int tile_rows_max = std::max(NB, row_tiles) * MR;
@@ -242,13 +274,14 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
       cb1 = static_cast<int>(static_cast<long>(NB) * (tid + 1) / nth);
     }
     T* ap = apack.get() + static_cast<size_t>(tid) * nmc_max * kc_max;
+    T* kslice = pack_k ? nullptr : kslices.get() + static_cast<size_t>(tid) * kc_max * W3;
     T* tile = tiles.get() + static_cast<size_t>(tid) * tile_rows_max * W3;
 
     {
       const int pc0 = static_cast<int>(static_cast<long>(NB) * tid / nth);
       const int pc1 = static_cast<int>(static_cast<long>(NB) * (tid + 1) / nth);
       pack_panels<T, S>(w.recurrent_kernel, H, H, W, pc0, pc1, up.get());
-      pack_panels<T, S>(w.kernel, F, H, W, pc0, pc1, kp.get());
+      if (pack_k) pack_panels<T, S>(w.kernel, F, H, W, pc0, pc1, kp.get());
     }
     if (nt > 1) GRU_BARRIER();
 
@@ -319,7 +352,13 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
               }
             }
             for (int c = 0; c < NB; ++c) {
-              const T* bp = kp.get() + (static_cast<size_t>(c) * F + kc0) * W3;
+              const T* bp;
+              if (pack_k) {
+                bp = kp.get() + (static_cast<size_t>(c) * F + kc0) * W3;
+              } else {
+                pack_slice<T, S>(w.kernel, F, H, W, c, kc0, kc, kslice);
+                bp = kslice;
+              }
               for (int tl = 0; tl < ntile; ++tl) {
                 long lr;
                 int m;

@@ -8,8 +8,9 @@
 //     3W columns z[cW, cW+W), r[...], h[...] contiguously: P[k * 3W + g * W + u].
 //     Units past H are zero. The recurrent kernel (H x 3H) and the input
 //     kernel (F x 3H) are packed into NB such panels once per call.
-//   - the input projection XP of a chunk of timesteps has one row per
-//     (timestep, batch row) and 3 * Hp columns in panel order, so a step reads
+//   - the input projection XP of a chunk of timesteps is block-major: for
+//     unit block c, one row of 3W values (z, r, h) per (timestep, batch row),
+//     the chunk's rows contiguous, so a step streams a block's rows and reads
 //     the z, r, h pre-activations of a unit block as 3W contiguous values.
 //   - the hidden state is row-major B x Hp.
 #ifndef GRU_KERNELS_H
