@@ -25,6 +25,10 @@ cpp_backend_info <- function() {
     .Call(`_gru_cpp_backend_info`)
 }
 
+cpp_all_finite <- function(x) {
+    .Call(`_gru_cpp_all_finite`, x)
+}
+
 cpp_gru_train_forward <- function(x, dims, kernel, recurrent_kernel, input_bias, recurrent_bias, mask, initial_state, dropout_mask, recurrent_dropout_mask, options, float64) {
     .Call(`_gru_cpp_gru_train_forward`, x, dims, kernel, recurrent_kernel, input_bias, recurrent_bias, mask, initial_state, dropout_mask, recurrent_dropout_mask, options, float64)
 }

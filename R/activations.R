@@ -67,6 +67,21 @@ resolve_activation <- function(x, arg = rlang::caller_arg(x),
   list(name = key, code = activation_codes[[key]], fn = NULL)
 }
 
+# resolve_activation() for the layer call's hot path: a name's resolution is
+# memoised (it is a pure function of the string; errors are not cached).
+memo_activation <- function(x, arg = rlang::caller_arg(x), call = rlang::caller_env()) {
+  named <- is.character(x) && length(x) == 1L && !is.na(x) && nzchar(x)
+  if (named) {
+    memo <- the$activation_memo
+    if (is.null(memo)) memo <- the$activation_memo <- new.env(parent = emptyenv())
+    hit <- get0(x, envir = memo, inherits = FALSE)
+    if (!is.null(hit)) return(hit)
+  }
+  res <- resolve_activation(x, arg = arg, call = call)
+  if (named) assign(x, res, envir = memo)
+  res
+}
+
 # The activation as an R function (used by the R path for custom activations
 # when the other activation is a named one).
 activation_function <- function(act) {

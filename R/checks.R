@@ -73,6 +73,9 @@ first_nonfinite <- function(x) {
 }
 
 check_finite <- function(x, arg = rlang::caller_arg(x), call = rlang::caller_env()) {
+  # Doubles: one pass in C++ with no allocation (is.finite() allocates a
+  # logical copy of the input on every layer call).
+  if (is.double(x) && cpp_all_finite(x)) return(invisible(x))
   if (anyNA(x) || any(!is.finite(x))) {
     n <- sum(!is.finite(x))
     where <- first_nonfinite(x)

@@ -353,27 +353,41 @@ gru_forward <- function(self, inputs, mask = NULL, training = NULL,
   prep <- gru_prepare_call(self, inputs, mask = mask, training = training,
                            initial_state = initial_state, dropout = dropout,
                            call = call, cfg = cfg)
-  backend <- if (isFALSE(cfg$use_cudnn)) "cpu" else choose_backend(
-    use_cudnn = cfg$use_cudnn,
-    reasons = cudnn_ineligibility(cfg, prep$training, prep$mask),
-    info = backend_facts(),
-    call = call
-  )
+  backend <- gru_call_backend(cfg, prep, call)
   if (is.na(prep$act$code) || is.na(prep$ract$code)) {
     res <- gru_forward_r(inputs, self$weights, cfg, prep$act, prep$ract,
                          prep$mask, prep$h0, prep$drop)
   } else {
-    args <- c(prep$engine, list(float64 = identical(cfg$dtype, "float64"),
-                                gpu = identical(backend, "cuda")))
+    e <- prep$engine
+    gpu <- identical(backend, "cuda")
     res <- with_backend_errors(
-      do.call(cpp_gru_forward, args),
-      what = if (identical(backend, "cuda")) "cuDNN GRU forward pass" else "GRU forward pass",
+      cpp_gru_forward(e$x, e$dims, e$kernel, e$recurrent_kernel, e$input_bias,
+                      e$recurrent_bias, e$mask, e$initial_state, e$dropout_mask,
+                      e$recurrent_dropout_mask, e$options,
+                      float64 = identical(cfg$dtype, "float64"), gpu = gpu),
+      what = if (gpu) "cuDNN GRU forward pass" else "GRU forward pass",
       call = call
     )
   }
   if (isTRUE(cfg$stateful)) self$state <- res$state
   out_mask <- if (isTRUE(cfg$return_sequences)) mask
   list(output = res$output, states = list(res$state), mask = out_mask)
+}
+
+# The backend of one call. Without a usable GPU, "auto" means the CPU
+# whatever cuDNN's eligibility, so the rules are only evaluated when they can
+# matter (use_cudnn = TRUE still fails listing every reason).
+gru_call_backend <- function(cfg, prep, call) {
+  use <- cfg$use_cudnn
+  if (isFALSE(use)) return("cpu")
+  info <- backend_facts()
+  if (!isTRUE(use) && !(isTRUE(info$cuda_built) && info$gpu_count > 0L)) return("cpu")
+  choose_backend(
+    use_cudnn = use,
+    reasons = cudnn_ineligibility(cfg, prep$training, prep$mask),
+    info = info,
+    call = call
+  )
 }
 
 # Checks a layer call's arguments, builds the layer on first use, draws the
@@ -432,8 +446,8 @@ gru_prepare_call <- function(self, inputs, mask = NULL, training = NULL,
     h0 <- self$state
   }
 
-  act <- resolve_activation(cfg$activation)
-  ract <- resolve_activation(cfg$recurrent_activation)
+  act <- memo_activation(cfg$activation)
+  ract <- memo_activation(cfg$recurrent_activation)
   drop <- dropout %||% draw_dropout_masks(self, training, b, features)
 
   w <- self$weights
@@ -443,8 +457,11 @@ gru_prepare_call <- function(self, inputs, mask = NULL, training = NULL,
   engine <- list(
     x = inputs,
     dims = as.integer(c(b, n_steps, features, cfg$units)),
-    kernel = as.double(w$kernel),
-    recurrent_kernel = as.double(w$recurrent_kernel),
+    # The engine reads the values only: a double matrix goes as it is
+    # (as.double() would copy it, 50 MB per call for S4).
+    kernel = if (is.double(w$kernel)) w$kernel else as.double(w$kernel),
+    recurrent_kernel = if (is.double(w$recurrent_kernel)) w$recurrent_kernel else
+      as.double(w$recurrent_kernel),
     input_bias = if (is.null(bias)) NULL else
       if (reset_after) as.double(bias[1L, ]) else as.double(bias),
     recurrent_bias = if (!is.null(bias) && reset_after) as.double(bias[2L, ]),

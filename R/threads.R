@@ -33,7 +33,7 @@
 #' gru_threads(old)
 gru_threads <- function(n = NULL) {
   if (is.null(n)) {
-    return(effective_threads(requested_threads()))
+    return(current_threads())
   }
   if (!is_count(n)) {
     shown <- if (is.numeric(n) && length(n) == 1L) paste0(" (", format(n), ")") else ""
@@ -47,6 +47,22 @@ gru_threads <- function(n = NULL) {
   old <- effective_threads(requested_threads())
   options(gru.threads = n)
   invisible(old)
+}
+
+# effective_threads(requested_threads()), recomputed only when the option or
+# one of the environment variables it reads has changed (every layer call
+# asks; parsing them each time cost ~10 microseconds).
+current_threads <- function() {
+  opt <- getOption("gru.threads")
+  env <- Sys.getenv(c("GRU_NUM_THREADS", "OMP_THREAD_LIMIT", "_R_CHECK_LIMIT_CORES_"),
+                    unset = "", names = FALSE)
+  memo <- the$threads_memo
+  if (!is.null(memo) && identical(memo$opt, opt) && identical(memo$env, env)) {
+    return(memo$n)
+  }
+  n <- effective_threads(requested_threads())
+  the$threads_memo <- list(opt = opt, env = env, n = n)
+  n
 }
 
 # The count asked for: option, then environment variable, then the cores.

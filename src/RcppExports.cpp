@@ -103,6 +103,17 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_all_finite
+bool cpp_all_finite(SEXP x);
+RcppExport SEXP _gru_cpp_all_finite(SEXP xSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type x(xSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_all_finite(x));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_gru_train_forward
 Rcpp::List cpp_gru_train_forward(SEXP x, Rcpp::IntegerVector dims, SEXP kernel, SEXP recurrent_kernel, SEXP input_bias, SEXP recurrent_bias, SEXP mask, SEXP initial_state, SEXP dropout_mask, SEXP recurrent_dropout_mask, Rcpp::List options, bool float64);
 RcppExport SEXP _gru_cpp_gru_train_forward(SEXP xSEXP, SEXP dimsSEXP, SEXP kernelSEXP, SEXP recurrent_kernelSEXP, SEXP input_biasSEXP, SEXP recurrent_biasSEXP, SEXP maskSEXP, SEXP initial_stateSEXP, SEXP dropout_maskSEXP, SEXP recurrent_dropout_maskSEXP, SEXP optionsSEXP, SEXP float64SEXP) {
@@ -147,6 +158,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_gru_cpp_activate", (DL_FUNC) &_gru_cpp_activate, 3},
     {"_gru_cpp_cpu_cores", (DL_FUNC) &_gru_cpp_cpu_cores, 0},
     {"_gru_cpp_backend_info", (DL_FUNC) &_gru_cpp_backend_info, 0},
+    {"_gru_cpp_all_finite", (DL_FUNC) &_gru_cpp_all_finite, 1},
     {"_gru_cpp_gru_train_forward", (DL_FUNC) &_gru_cpp_gru_train_forward, 12},
     {"_gru_cpp_gru_train_backward", (DL_FUNC) &_gru_cpp_gru_train_backward, 4},
     {NULL, NULL, 0}

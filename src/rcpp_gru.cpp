@@ -5,6 +5,8 @@
 // the inputs once here.
 #include <Rcpp.h>
 
+#include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -300,4 +302,20 @@ Rcpp::List cpp_backend_info() {
       Rcpp::Named("cuda_runtime_version") = b.cuda_runtime_version,
       Rcpp::Named("cudnn_version") = b.cudnn_version,
       Rcpp::Named("devices") = Rcpp::CharacterVector(devs.begin(), devs.end()));
+}
+
+// TRUE when a double vector holds no NA, NaN or Inf: one pass over the bits
+// (exponent all ones), no allocation. The layer call's input check.
+// [[Rcpp::export]]
+bool cpp_all_finite(SEXP x) {
+  const R_xlen_t n = Rf_xlength(x);
+  const double* p = REAL(x);
+  uint64_t bad = 0;
+  const uint64_t e = 0x7ff0000000000000ULL;
+  for (R_xlen_t i = 0; i < n; ++i) {
+    uint64_t u;
+    std::memcpy(&u, p + i, sizeof u);
+    bad |= static_cast<uint64_t>((u & e) == e);
+  }
+  return bad == 0;
 }

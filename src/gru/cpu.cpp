@@ -87,10 +87,19 @@ class Buffer {
   T* p_ = nullptr;
 };
 
-// Rows of the projection handled together (packed A block) and the reduction
-// depth of one pass over it.
-constexpr int kMC = 128;
-constexpr int kKC = 256;
+// Rows of the projection handled together (packed A block: 1024 rows x 128
+// floats, 512 KB, in L2) and the reduction depth of one pass over it. The
+// loop runs slice of K by slice, each 24 KB slice of a gate panel once per
+// block of rows: the input kernel (12.6 MB for S4) is then read once per
+// chunk, not once per 128 rows from L3.
+// A depth of 128 keeps one gate panel's slice (128 x 3W: 24 KB in float with
+// AVX-512) in L1 next to the A rows, so the panel is read from L2 once per
+// block of rows instead of once per micro-tile.
+constexpr int kMC = 1024;
+constexpr int kKC = 128;
+// Reduction depth of one pass of the recurrent product (same reasoning: the
+// slice of U's panel stays in L1 across the row tiles of a step).
+constexpr int kRC = 128;
 // Rows (timesteps x batch) of one chunk's projection.
 constexpr long kChunkRows = 1024;
 
@@ -119,6 +128,25 @@ void pack_panels(const S* src, int rows, int H, int W, int c0, int c1, T* dst) {
         } else {
           for (int k = 0; k < rows; ++k) q[static_cast<size_t>(k) * W3] = T(0);
         }
+      }
+    }
+  }
+}
+
+// Packs rows [k0, k0 + kc) of gate panel c of a (rows x 3H) column-major
+// matrix: dst[k * 3W + g * W + u].
+template <typename T, typename S>
+void pack_slice(const S* src, int rows, int H, int W, int c, int k0, int kc, T* dst) {
+  const int W3 = 3 * W;
+  for (int g = 0; g < 3; ++g) {
+    for (int u = 0; u < W; ++u) {
+      const int j = c * W + u;
+      T* q = dst + g * W + u;
+      if (j < H) {
+        const S* col = src + static_cast<size_t>(g * H + j) * rows + k0;
+        for (int k = 0; k < kc; ++k) q[static_cast<size_t>(k) * W3] = T(col[k]);
+      } else {
+        for (int k = 0; k < kc; ++k) q[static_cast<size_t>(k) * W3] = T(0);
       }
     }
   }
@@ -162,7 +190,17 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
 
   // --- buffers, all allocated before the loop ---------------------------
   Buffer<T> up(static_cast<size_t>(NB) * H * W3);  // recurrent kernel panels
-  Buffer<T> kp(static_cast<size_t>(NB) * F * W3);  // input kernel panels
+  // Memory: the call may use one B x T x 3H projection buffer beyond its
+  // inputs and outputs (issue 4). The packed U (H rows of 3 Hp), the chunk
+  // buffer (CR rows) and, when they fit too, the packed input kernel (F
+  // rows) share that budget; otherwise the input kernel is packed slice by
+  // slice as the projection needs it (24 KB per thread), and the chunk
+  // shrinks to what is left (never below one step). Small layers get 1 MB
+  // whatever B x T: their fixed costs matter more than their memory.
+  const long budget_rows =
+      std::max<long>(BT, (1L << 20) / static_cast<long>(N3 * sizeof(T)));
+  const bool pack_k = H + F + std::min<long>(BT, kChunkRows) <= budget_rows;
+  Buffer<T> kp(pack_k ? static_cast<size_t>(NB) * F * W3 : 0);  // input kernel panels
   std::vector<T> bias_in(N3, T(0)), bias_rec(N3, T(0));
   bool has_rec_bias = false;
   for (int g = 0; g < 3; ++g) {
@@ -175,17 +213,29 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
       }
     }
   }
+  const long chunk_rows =
+      std::min<long>(kChunkRows, budget_rows - H - (pack_k ? F : 0));
   const int tc = static_cast<int>(
-      std::min<long>(Tn, std::max<long>(1, (kChunkRows + B - 1) / B)));
-  Buffer<T> xp(static_cast<size_t>(tc) * B * N3);
+      std::min<long>(Tn, std::max<long>(1, (chunk_rows + B - 1) / B)));
+  // The chunk's projection, block-major: block c of row r at
+  // xp[(c * CR + r) * 3W], so a step streams each block's rows contiguously
+  // (row-major rows 3 Hp apart defeat the prefetcher: the epilogue stalled
+  // on L3 misses) and the output transpose reads contiguous memory.
+  const long CR = static_cast<long>(tc) * B;
+  Buffer<T> xp(static_cast<size_t>(CR) * N3);
   const size_t bh = static_cast<size_t>(B) * Hp;
   Buffer<T> h0(bh), h1(bh);
   const int rdg = s.recurrent_dropout_gates;
   Buffer<T> hd0(rdg * bh), hd1(rdg * bh), rmask(rdg * bh);
   Buffer<T> zbuf(s.reset_after ? 0 : bh), rhbuf(s.reset_after ? 0 : bh);
-  const int nmc_max = (kMC + MR - 1) / MR * MR;
-  Buffer<T> apack(static_cast<size_t>(nt) * nmc_max * F);
-  Buffer<T> tiles(static_cast<size_t>(nt) * NB * MR * W3);
+  const int nmc_max = static_cast<int>((std::min<long>(kMC, CR) + MR - 1) / MR * MR);
+  const int kc_max = std::min(F, kKC);
+  Buffer<T> apack(static_cast<size_t>(nt) * nmc_max * kc_max);
+  Buffer<T> kslices(pack_k ? 0 : static_cast<size_t>(nt) * kc_max * W3);
+  // Per thread: the products of one step, either one row tile x all its
+  // blocks (a small batch) or all its row tiles x one block.
+  const int tile_rows_max = std::max(NB, row_tiles) * MR;
+  Buffer<T> tiles(static_cast<size_t>(nt) * tile_rows_max * W3);
 
   // Initial state, recurrent dropout masks: row-major B x Hp, zero padded.
   for (int b = 0; b < B; ++b) {
@@ -223,14 +273,15 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
       cb0 = static_cast<int>(static_cast<long>(NB) * tid / nth);
       cb1 = static_cast<int>(static_cast<long>(NB) * (tid + 1) / nth);
     }
-    T* ap = apack.get() + static_cast<size_t>(tid) * nmc_max * F;
-    T* tile = tiles.get() + static_cast<size_t>(tid) * NB * MR * W3;
+    T* ap = apack.get() + static_cast<size_t>(tid) * nmc_max * kc_max;
+    T* kslice = pack_k ? nullptr : kslices.get() + static_cast<size_t>(tid) * kc_max * W3;
+    T* tile = tiles.get() + static_cast<size_t>(tid) * tile_rows_max * W3;
 
     {
       const int pc0 = static_cast<int>(static_cast<long>(NB) * tid / nth);
       const int pc1 = static_cast<int>(static_cast<long>(NB) * (tid + 1) / nth);
       pack_panels<T, S>(w.recurrent_kernel, H, H, W, pc0, pc1, up.get());
-      pack_panels<T, S>(w.kernel, F, H, W, pc0, pc1, kp.get());
+      if (pack_k) pack_panels<T, S>(w.kernel, F, H, W, pc0, pc1, kp.get());
     }
     if (nt > 1) GRU_BARRIER();
 
@@ -270,44 +321,50 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
         q0 = nq * tid / nth;
         q1 = nq * (tid + 1) / nth;
       }
-      for (long qb = q0; qb < q1; qb += tiles_per_block) {
-        const int ntile = static_cast<int>(std::min<long>(tiles_per_block, q1 - qb));
-        for (int pass = 0; pass < passes; ++pass) {
-          // Pack A: tile, then k, then MR rows; x (times the dropout mask of
-          // this pass, broadcast over timesteps) in the compute type.
-          const S* dm = s.dropout_gates == 0
-                            ? nullptr
-                            : in.dropout_mask + static_cast<size_t>(pass) * B * F;
-          for (int tl = 0; tl < ntile; ++tl) {
-            long lr;
-            int m;
-            tile_rows(qb + tl, &lr, &m);
-            const long gr = static_cast<long>(tlo) * B + lr;  // row of x
-            T* a = ap + static_cast<size_t>(tl) * F * MR;
-            for (int f = 0; f < F; ++f) {
-              const S* xc = in.x + gr + BT * f;
-              T* af = a + static_cast<size_t>(f) * MR;
-              if (dm == nullptr) {
-                for (int i = 0; i < m; ++i) af[i] = T(xc[i]);
-              } else {
-                const S* dmf = dm + static_cast<size_t>(B) * f;
-                for (int i = 0; i < m; ++i) af[i] = T(xc[i] * dmf[(gr + i) % B]);
+      for (int pass = 0; pass < passes; ++pass) {
+        const S* dm = s.dropout_gates == 0
+                          ? nullptr
+                          : in.dropout_mask + static_cast<size_t>(pass) * B * F;
+        const int g0 = passes == 3 ? pass : 0;
+        const int ng = passes == 3 ? 1 : 3;
+        for (int kc0 = 0; kc0 < F; kc0 += kKC) {
+          const int kc = std::min(kKC, F - kc0);
+          for (long qb = q0; qb < q1; qb += tiles_per_block) {
+            const int ntile = static_cast<int>(std::min<long>(tiles_per_block, q1 - qb));
+            // Pack A: tile, then k, then MR rows; x (times the dropout mask
+            // of this pass, broadcast over timesteps) in the compute type.
+            for (int tl = 0; tl < ntile; ++tl) {
+              long lr;
+              int m;
+              tile_rows(qb + tl, &lr, &m);
+              const long gr = static_cast<long>(tlo) * B + lr;  // row of x
+              T* a = ap + static_cast<size_t>(tl) * kc * MR;
+              for (int f = kc0; f < kc0 + kc; ++f) {
+                const S* xc = in.x + gr + BT * f;
+                T* af = a + static_cast<size_t>(f - kc0) * MR;
+                if (dm == nullptr) {
+                  for (int i = 0; i < m; ++i) af[i] = T(xc[i]);
+                } else {
+                  const S* dmf = dm + static_cast<size_t>(B) * f;
+                  for (int i = 0; i < m; ++i) af[i] = T(xc[i] * dmf[(gr + i) % B]);
+                }
+                for (int i = m; i < MR; ++i) af[i] = T(0);
               }
-              for (int i = m; i < MR; ++i) af[i] = T(0);
             }
-          }
-          const int g0 = passes == 3 ? pass : 0;
-          const int ng = passes == 3 ? 1 : 3;
-          for (int kc0 = 0; kc0 < F; kc0 += kKC) {
-            const int kc = std::min(kKC, F - kc0);
             for (int c = 0; c < NB; ++c) {
-              const T* bp = kp.get() + (static_cast<size_t>(c) * F + kc0) * W3;
+              const T* bp;
+              if (pack_k) {
+                bp = kp.get() + (static_cast<size_t>(c) * F + kc0) * W3;
+              } else {
+                pack_slice<T, S>(w.kernel, F, H, W, c, kc0, kc, kslice);
+                bp = kslice;
+              }
               for (int tl = 0; tl < ntile; ++tl) {
                 long lr;
                 int m;
                 tile_rows(qb + tl, &lr, &m);
-                kern.tile(m, g0, ng, kc, ap + (static_cast<size_t>(tl) * F + kc0) * MR,
-                          1, MR, bp, xp.get() + lr * N3 + c * W3, N3,
+                kern.tile(m, g0, ng, kc, ap + static_cast<size_t>(tl) * kc * MR, 1, MR,
+                          bp, xp.get() + (c * CR + lr) * W3, W3,
                           bias_in.data() + c * W3, kc0 > 0);
               }
             }
@@ -320,12 +377,13 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
       for (int kk = 0; kk < nk; ++kk) {
         const int k = k0 + kk;
         const int t = s.go_backwards ? Tn - 1 - k : k;
-        const T* xpt = xp.get() + static_cast<long>(t - tlo) * B * N3;
+        T* xpt = xp.get() + static_cast<long>(t - tlo) * B * W3;
         EpilogueArgs<T> e;
         e.batch = B;
         e.units = H;
         e.hp = Hp;
-        e.xp_stride = N3;
+        e.xp_stride = W3;
+        e.xp_bstride = CR * W3;
         e.hprev = hcur;
         e.hnext = hnext;
         e.zbuf = zbuf.get();
@@ -337,8 +395,7 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
         }
         e.mask = in.mask == nullptr ? nullptr : in.mask + static_cast<long>(B) * t;
         if (s.return_sequences) {
-          e.out = out.output + static_cast<long>(B) * k;
-          e.out_stride = BT;
+          e.out_xp = true;  // moved to out.output after the chunk
         } else if (k == Tn - 1) {
           e.out = out.output;
           e.out_stride = B;
@@ -359,32 +416,34 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
         // epilogue over them. Otherwise block by block, so each panel of U
         // stays in cache across the row tiles.
         const bool one_tile = rb1 - rb0 <= MR;
-        auto products = [&](int c, int b0, int m, T* dst) {
-          const T* panel = up.get() + static_cast<size_t>(c) * H * W3;
-          const long aoff = static_cast<long>(b0) * Hp;
-          const T* rb = has_rec_bias ? bias_rec.data() + c * W3 : nullptr;
+        // Products over the reduction slice [kb, kb + kc) of h U for block c,
+        // rows [b0, b0 + m), added to dst unless kb == 0.
+        auto products = [&](int c, int b0, int m, T* dst, int kb, int kc) {
+          const T* panel = up.get() + (static_cast<size_t>(c) * H + kb) * W3;
+          const long aoff = static_cast<long>(b0) * Hp + kb;
+          const T* rb = has_rec_bias && kb == 0 ? bias_rec.data() + c * W3 : nullptr;
           if (rdg == 3) {
             for (int g = 0; g < ng1; ++g) {
-              kern.tile(m, g, 1, H, a_of[g] + aoff, Hp, 1, panel, dst, W3, rb, false);
+              kern.tile(m, g, 1, kc, a_of[g] + aoff, Hp, 1, panel, dst, W3, rb, kb > 0);
             }
           } else {
-            kern.tile(m, 0, ng1, H, a_of[0] + aoff, Hp, 1, panel, dst, W3, rb, false);
+            kern.tile(m, 0, ng1, kc, a_of[0] + aoff, Hp, 1, panel, dst, W3, rb, kb > 0);
           }
         };
-        auto candidate = [&](int c, int b0, int m, T* dst) {
-          const T* panel = up.get() + static_cast<size_t>(c) * H * W3;
-          kern.tile(m, 2, 1, H, rhbuf.get() + static_cast<long>(b0) * Hp, Hp, 1, panel,
-                    dst, W3, nullptr, false);
+        auto candidate = [&](int c, int b0, int m, T* dst, int kb, int kc) {
+          const T* panel = up.get() + (static_cast<size_t>(c) * H + kb) * W3;
+          kern.tile(m, 2, 1, kc, rhbuf.get() + static_cast<long>(b0) * Hp + kb, Hp, 1,
+                    panel, dst, W3, nullptr, kb > 0);
         };
-        auto finish = [&](int phase, int c, int nblocks, int b0, int m) {
+        auto finish = [&](int phase, int c, int nblocks, int b0, int m, const T* src) {
           e.phase = phase;
           e.m = m;
           e.b0 = b0;
           e.block = c;
           e.nblocks = nblocks;
-          e.tile = tile;
+          e.tile = src;
           e.tile_stride = tstride;
-          e.xp = xpt + b0 * N3 + c * W3;
+          e.xp = xpt + (b0 + c * CR) * W3;
           kern.epilogue(e);
         };
         const int phase1 = s.reset_after ? 0 : 1;
@@ -399,22 +458,31 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
             for (int c = cb0; c < cb1; ++c) {
               T* dst = tile + (c - cb0) * tstride;
               if (pass == 0) {
-                products(c, rb0, m, dst);
+                products(c, rb0, m, dst, 0, H);
               } else {
-                candidate(c, rb0, m, dst);
+                candidate(c, rb0, m, dst, 0, H);
               }
             }
-            finish(phase, cb0, cb1 - cb0, rb0, m);
+            finish(phase, cb0, cb1 - cb0, rb0, m, tile);
           } else {
+            // Block by block; within a block, slice by slice of the
+            // reduction over all row tiles, then the epilogues.
             for (int c = cb0; c < cb1; ++c) {
-              for (int b0 = rb0; b0 < rb1; b0 += MR) {
-                const int m = std::min(MR, rb1 - b0);
-                if (pass == 0) {
-                  products(c, b0, m, tile);
-                } else {
-                  candidate(c, b0, m, tile);
+              for (int kb = 0; kb < H; kb += kRC) {
+                const int kc = std::min(kRC, H - kb);
+                for (int b0 = rb0; b0 < rb1; b0 += MR) {
+                  const int m = std::min(MR, rb1 - b0);
+                  T* dst = tile + static_cast<long>(b0 - rb0) * W3;
+                  if (pass == 0) {
+                    products(c, b0, m, dst, kb, kc);
+                  } else {
+                    candidate(c, b0, m, dst, kb, kc);
+                  }
                 }
-                finish(phase, c, 1, b0, m);
+              }
+              for (int b0 = rb0; b0 < rb1; b0 += MR) {
+                finish(phase, c, 1, b0, std::min(MR, rb1 - b0),
+                       tile + static_cast<long>(b0 - rb0) * W3);
               }
             }
           }
@@ -422,6 +490,28 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
         if (sync) GRU_BARRIER();
         std::swap(hcur, hnext);
         std::swap(hdcur, hdnext);
+      }
+
+      // --- the chunk's outputs, from the z slots to R's (B, T, H) layout:
+      // per unit, the chunk's steps are one contiguous run.
+      if (s.return_sequences) {
+        for (int c = cb0; c < cb1; ++c) {
+          const int j0 = c * W;
+          const int nu = std::min(W, H - j0);
+          for (int kk = 0; kk < nk; ++kk) {
+            const int k = k0 + kk;
+            const int t = s.go_backwards ? Tn - 1 - k : k;
+            const T* src = xp.get() + (c * CR + static_cast<long>(t - tlo) * B) * W3;
+            T* dst = out.output + static_cast<long>(B) * k;
+            for (int u = 0; u < nu; ++u) {
+              T* o = dst + BT * (j0 + u);
+              const T* q = src + u;
+              for (int b = rb0; b < rb1; ++b) o[b] = q[b * W3];
+            }
+          }
+        }
+        // The next chunk's projection overwrites rows other threads read.
+        if (sync) GRU_BARRIER();
       }
     }
 

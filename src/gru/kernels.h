@@ -8,8 +8,9 @@
 //     3W columns z[cW, cW+W), r[...], h[...] contiguously: P[k * 3W + g * W + u].
 //     Units past H are zero. The recurrent kernel (H x 3H) and the input
 //     kernel (F x 3H) are packed into NB such panels once per call.
-//   - the input projection XP of a chunk of timesteps has one row per
-//     (timestep, batch row) and 3 * Hp columns in panel order, so a step reads
+//   - the input projection XP of a chunk of timesteps is block-major: for
+//     unit block c, one row of 3W values (z, r, h) per (timestep, batch row),
+//     the chunk's rows contiguous, so a step streams a block's rows and reads
 //     the z, r, h pre-activations of a unit block as 3W contiguous values.
 //   - the hidden state is row-major B x Hp.
 #ifndef GRU_KERNELS_H
@@ -35,8 +36,14 @@ struct EpilogueArgs {
   int nblocks = 1;
   const T* tile = nullptr;  // [m][3W] per block, tile_stride apart
   long tile_stride = 0;
-  const T* xp = nullptr;    // XP row of b0 for this timestep, at block `block`
-  long xp_stride = 0;       // 3 * Hp
+  // XP row of b0 for this timestep, at block `block`. With out_xp, the new
+  // state (or the masked output) replaces the block's z slot, which the step
+  // has consumed: the driver moves a chunk's outputs from there to R's
+  // layout in one pass (contiguous runs, not one page per unit per step).
+  T* xp = nullptr;
+  bool out_xp = false;
+  long xp_stride = 0;       // between rows
+  long xp_bstride = 0;      // between blocks
   const T* hprev = nullptr;  // B x Hp
   T* hnext = nullptr;
   T* zbuf = nullptr;
