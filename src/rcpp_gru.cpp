@@ -13,6 +13,7 @@
 #include "gru/backward.h"
 #include "gru/cuda.h"
 #include "gru/gru.h"
+#include "rcpp_spec.h"
 
 namespace {
 
@@ -31,24 +32,30 @@ const T* view(SEXP x, std::vector<T>& store) {
   }
 }
 
-gru::Spec make_spec(const Rcpp::IntegerVector& dims, const Rcpp::List& opt) {
-  gru::Spec s;
-  s.batch = dims[0];
-  s.timesteps = dims[1];
-  s.input_dim = dims[2];
-  s.units = dims[3];
-  s.activation = static_cast<gru::Activation>(Rcpp::as<int>(opt["activation"]));
-  s.recurrent_activation =
-      static_cast<gru::Activation>(Rcpp::as<int>(opt["recurrent_activation"]));
-  s.reset_after = Rcpp::as<bool>(opt["reset_after"]);
-  s.go_backwards = Rcpp::as<bool>(opt["go_backwards"]);
-  s.return_sequences = Rcpp::as<bool>(opt["return_sequences"]);
-  s.zero_output_for_mask = Rcpp::as<bool>(opt["zero_output_for_mask"]);
-  s.dropout_gates = Rcpp::as<int>(opt["dropout_gates"]);
-  s.recurrent_dropout_gates = Rcpp::as<int>(opt["recurrent_dropout_gates"]);
-  s.threads = Rcpp::as<int>(opt["threads"]);
-  return s;
-}
+// The engine's views of one call's R arguments, in precision T; owns the
+// float copies when T is float (see view()).
+template <typename T>
+struct CallViews {
+  CallViews(SEXP x, SEXP kernel, SEXP recurrent_kernel, SEXP input_bias,
+            SEXP recurrent_bias, SEXP mask, SEXP initial_state, SEXP dropout_mask,
+            SEXP recurrent_dropout_mask) {
+    w.kernel = view<T>(kernel, store[0]);
+    w.recurrent_kernel = view<T>(recurrent_kernel, store[1]);
+    w.input_bias = view<T>(input_bias, store[2]);
+    w.recurrent_bias = view<T>(recurrent_bias, store[3]);
+    in.x = view<T>(x, store[4]);
+    in.mask = Rf_isNull(mask) ? nullptr : LOGICAL(mask);
+    in.initial_state = view<T>(initial_state, store[5]);
+    in.dropout_mask = view<T>(dropout_mask, store[6]);
+    in.recurrent_dropout_mask = view<T>(recurrent_dropout_mask, store[7]);
+  }
+  CallViews(const CallViews&) = delete;
+  CallViews& operator=(const CallViews&) = delete;
+
+  std::vector<T> store[8];
+  gru::Weights<T> w;
+  gru::Inputs<T> in;
+};
 
 // R's double output vectors, with their dim attributes.
 Rcpp::List make_result(const gru::Spec& s, Rcpp::NumericVector output,
@@ -85,18 +92,8 @@ Rcpp::List run_forward_cpu_f32(const gru::Spec& s, SEXP x, SEXP kernel,
                                SEXP recurrent_kernel, SEXP input_bias,
                                SEXP recurrent_bias, SEXP mask, SEXP initial_state,
                                SEXP dropout_mask, SEXP recurrent_dropout_mask) {
-  std::vector<double> unused;
-  gru::Weights<double> w;
-  w.kernel = view<double>(kernel, unused);
-  w.recurrent_kernel = view<double>(recurrent_kernel, unused);
-  w.input_bias = view<double>(input_bias, unused);
-  w.recurrent_bias = view<double>(recurrent_bias, unused);
-  gru::Inputs<double> in;
-  in.x = view<double>(x, unused);
-  in.mask = Rf_isNull(mask) ? nullptr : LOGICAL(mask);
-  in.initial_state = view<double>(initial_state, unused);
-  in.dropout_mask = view<double>(dropout_mask, unused);
-  in.recurrent_dropout_mask = view<double>(recurrent_dropout_mask, unused);
+  const CallViews<double> v(x, kernel, recurrent_kernel, input_bias, recurrent_bias, mask,
+                            initial_state, dropout_mask, recurrent_dropout_mask);
 
   const R_xlen_t bh = static_cast<R_xlen_t>(s.batch) * s.units;
   const R_xlen_t n_out = output_length(s);
@@ -104,7 +101,7 @@ Rcpp::List run_forward_cpu_f32(const gru::Spec& s, SEXP x, SEXP kernel,
   gru::Outputs<float> out;
   out.output = reinterpret_cast<float*>(output.begin());
   out.state = reinterpret_cast<float*>(state.begin());
-  gru::forward_cpu_f32_from_f64(s, w, in, out);
+  gru::forward_cpu_f32_from_f64(s, v.w, v.in, out);
   widen_in_place(output.begin(), n_out);
   widen_in_place(state.begin(), bh);
   return make_result(s, output, state);
@@ -115,18 +112,8 @@ Rcpp::List run_forward(const gru::Spec& s, SEXP x, SEXP kernel, SEXP recurrent_k
                        SEXP input_bias, SEXP recurrent_bias, SEXP mask,
                        SEXP initial_state, SEXP dropout_mask,
                        SEXP recurrent_dropout_mask, bool gpu) {
-  std::vector<T> xs, ks, rks, ibs, rbs, h0s, dms, rdms;
-  gru::Weights<T> w;
-  w.kernel = view<T>(kernel, ks);
-  w.recurrent_kernel = view<T>(recurrent_kernel, rks);
-  w.input_bias = view<T>(input_bias, ibs);
-  w.recurrent_bias = view<T>(recurrent_bias, rbs);
-  gru::Inputs<T> in;
-  in.x = view<T>(x, xs);
-  in.mask = Rf_isNull(mask) ? nullptr : LOGICAL(mask);
-  in.initial_state = view<T>(initial_state, h0s);
-  in.dropout_mask = view<T>(dropout_mask, dms);
-  in.recurrent_dropout_mask = view<T>(recurrent_dropout_mask, rdms);
+  const CallViews<T> v(x, kernel, recurrent_kernel, input_bias, recurrent_bias, mask,
+                       initial_state, dropout_mask, recurrent_dropout_mask);
 
   const R_xlen_t bh = static_cast<R_xlen_t>(s.batch) * s.units;
   const R_xlen_t n_out = output_length(s);
@@ -143,9 +130,9 @@ Rcpp::List run_forward(const gru::Spec& s, SEXP x, SEXP kernel, SEXP recurrent_k
     out.state = state_store.data();
   }
   if (gpu) {
-    gru::cuda::forward<T>(s, w, in, out);
+    gru::cuda::forward<T>(s, v.w, v.in, out);
   } else {
-    gru::forward_cpu<T>(s, w, in, out);
+    gru::forward_cpu<T>(s, v.w, v.in, out);
   }
   if constexpr (!std::is_same<T, double>::value) {
     std::copy(out_store.begin(), out_store.end(), output.begin());
@@ -169,18 +156,11 @@ Rcpp::List run_backward(const gru::Spec& s, SEXP x, SEXP kernel, SEXP recurrent_
                         SEXP input_bias, SEXP recurrent_bias, SEXP mask,
                         SEXP initial_state, SEXP dropout_mask,
                         SEXP recurrent_dropout_mask, SEXP grad_output, SEXP grad_state) {
-  std::vector<T> xs, ks, rks, ibs, rbs, h0s, dms, rdms, gos, gss;
-  gru::Weights<T> w;
-  w.kernel = view<T>(kernel, ks);
-  w.recurrent_kernel = view<T>(recurrent_kernel, rks);
-  w.input_bias = view<T>(input_bias, ibs);
-  w.recurrent_bias = view<T>(recurrent_bias, rbs);
-  gru::Inputs<T> in;
-  in.x = view<T>(x, xs);
-  in.mask = Rf_isNull(mask) ? nullptr : LOGICAL(mask);
-  in.initial_state = view<T>(initial_state, h0s);
-  in.dropout_mask = view<T>(dropout_mask, dms);
-  in.recurrent_dropout_mask = view<T>(recurrent_dropout_mask, rdms);
+  const CallViews<T> v(x, kernel, recurrent_kernel, input_bias, recurrent_bias, mask,
+                       initial_state, dropout_mask, recurrent_dropout_mask);
+  const gru::Weights<T>& w = v.w;
+  const gru::Inputs<T>& in = v.in;
+  std::vector<T> gos, gss;
 
   const size_t B = s.batch, T_ = s.timesteps, F = s.input_dim, H = s.units;
   std::vector<T> output(s.return_sequences ? B * T_ * H : B * H), state(B * H);

@@ -14,6 +14,7 @@
 
 #include "gru/backward.h"
 #include "gru/gru.h"
+#include "rcpp_spec.h"
 
 namespace {
 
@@ -49,25 +50,6 @@ void copy_in(SEXP x, std::vector<T>& to) {
   if (Rf_isNull(x)) return;
   const double* p = REAL(x);
   to.assign(p, p + Rf_xlength(x));
-}
-
-gru::Spec train_spec(const Rcpp::IntegerVector& dims, const Rcpp::List& opt) {
-  gru::Spec s;
-  s.batch = dims[0];
-  s.timesteps = dims[1];
-  s.input_dim = dims[2];
-  s.units = dims[3];
-  s.activation = static_cast<gru::Activation>(Rcpp::as<int>(opt["activation"]));
-  s.recurrent_activation =
-      static_cast<gru::Activation>(Rcpp::as<int>(opt["recurrent_activation"]));
-  s.reset_after = Rcpp::as<bool>(opt["reset_after"]);
-  s.go_backwards = Rcpp::as<bool>(opt["go_backwards"]);
-  s.return_sequences = Rcpp::as<bool>(opt["return_sequences"]);
-  s.zero_output_for_mask = Rcpp::as<bool>(opt["zero_output_for_mask"]);
-  s.dropout_gates = Rcpp::as<int>(opt["dropout_gates"]);
-  s.recurrent_dropout_gates = Rcpp::as<int>(opt["recurrent_dropout_gates"]);
-  s.threads = Rcpp::as<int>(opt["threads"]);
-  return s;
 }
 
 template <typename T>
@@ -163,7 +145,7 @@ Rcpp::List cpp_gru_train_forward(SEXP x, Rcpp::IntegerVector dims, SEXP kernel,
                                  SEXP recurrent_bias, SEXP mask, SEXP initial_state,
                                  SEXP dropout_mask, SEXP recurrent_dropout_mask,
                                  Rcpp::List options, bool float64) {
-  const gru::Spec s = train_spec(dims, options);
+  const gru::Spec s = make_spec(dims, options);
   if (float64) {
     return train_forward<double>(s, x, kernel, recurrent_kernel, input_bias,
                                  recurrent_bias, mask, initial_state, dropout_mask,

@@ -1,0 +1,30 @@
+// The R-side description of a GRU call (dims = c(B, T, F, H) and the options
+// list built by gru_prepare_call() in R/layer-gru.R) as an engine Spec. Shared
+// by the forward glue (rcpp_gru.cpp) and the training glue (rcpp_train.cpp).
+#ifndef GRU_RCPP_SPEC_H
+#define GRU_RCPP_SPEC_H
+
+#include <Rcpp.h>
+
+#include "gru/gru.h"
+
+inline gru::Spec make_spec(const Rcpp::IntegerVector& dims, const Rcpp::List& opt) {
+  gru::Spec s;
+  s.batch = dims[0];
+  s.timesteps = dims[1];
+  s.input_dim = dims[2];
+  s.units = dims[3];
+  s.activation = static_cast<gru::Activation>(Rcpp::as<int>(opt["activation"]));
+  s.recurrent_activation =
+      static_cast<gru::Activation>(Rcpp::as<int>(opt["recurrent_activation"]));
+  s.reset_after = Rcpp::as<bool>(opt["reset_after"]);
+  s.go_backwards = Rcpp::as<bool>(opt["go_backwards"]);
+  s.return_sequences = Rcpp::as<bool>(opt["return_sequences"]);
+  s.zero_output_for_mask = Rcpp::as<bool>(opt["zero_output_for_mask"]);
+  s.dropout_gates = Rcpp::as<int>(opt["dropout_gates"]);
+  s.recurrent_dropout_gates = Rcpp::as<int>(opt["recurrent_dropout_gates"]);
+  s.threads = Rcpp::as<int>(opt["threads"]);
+  return s;
+}
+
+#endif  // GRU_RCPP_SPEC_H
