@@ -22,7 +22,15 @@
 #include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
+#include <exception>
 #include <vector>
+
+#include "gemm.h"
+#include "kernels.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #if defined(__SSE2__)
 #include <pmmintrin.h>
@@ -186,251 +194,360 @@ void activation_derivative(Activation a, const T* x, const T* y, T* d, long n) {
   throw Error("unknown activation code " + std::to_string(static_cast<int>(a)));
 }
 
+// Threads of the step loops: every batch row's recurrence is independent
+// (masks and dropout are per row), so each thread runs whole rows through
+// the whole sequence with no synchronisation. Rows go in multiples of the
+// micro-tile height; a small problem stays on one thread.
+template <typename T>
+int row_threads(const Spec& s, const detail::Kernels<T>& kern) {
+  int nt = std::max(1, s.threads);
+  nt = std::min(nt, std::max(1, s.batch / kern.MR));
+  if (3.0 * s.batch * s.units * s.units < 2.0e5) nt = 1;
+  return nt;
+}
+
+// Rows [b0, b1) of thread `tid` of `nt`.
+inline void row_range(int B, int MR, int nt, int tid, Index* b0, Index* b1) {
+  const int ns = (B + MR - 1) / MR;
+  *b0 = std::min<Index>(B, Index(ns) * tid / nt * MR);
+  *b1 = std::min<Index>(B, Index(ns) * (tid + 1) / nt * MR);
+}
+
+// Runs f(b0, nb) over the row ranges of nt threads, each in the caller's
+// floating-point mode, rethrowing the first exception.
+template <typename F>
+void for_rows(int B, int MR, int nt, F f) {
+  if (nt <= 1) {
+    f(Index(0), Index(B));
+    return;
+  }
+#ifdef _OPENMP
+  std::exception_ptr err;
+#if defined(__SSE2__)
+  const unsigned int csr = _mm_getcsr();
+#endif
+#pragma omp parallel num_threads(nt)
+  {
+#if defined(__SSE2__)
+    const unsigned int old = _mm_getcsr();
+    _mm_setcsr(csr);
+#endif
+    try {
+      Index b0, b1;
+      row_range(B, MR, omp_get_num_threads(), omp_get_thread_num(), &b0, &b1);
+      if (b1 > b0) f(b0, b1 - b0);
+    } catch (...) {
+#pragma omp critical(gru_backward_err)
+      err = std::current_exception();
+    }
+#if defined(__SSE2__)
+    _mm_setcsr(old);
+#endif
+  }
+  if (err) std::rethrow_exception(err);
+#else
+  f(Index(0), Index(B));
+#endif
+}
+
+// The B*T x F input, each timestep's rows times the dropout mask of `gate`.
+template <typename T>
+void dropped_inputs(const Spec& s, const Inputs<T>& in, int gate, ColMat<T>* xd) {
+  const Index B = s.batch, T_ = s.timesteps, F = s.input_dim;
+  Eigen::Map<const ColMat<T>> x(in.x, B * T_, F);
+  auto m = mask_block(in.dropout_mask, s.dropout_gates, gate, B, F);
+  xd->resize(B * T_, F);
+  for (Index t = 0; t < T_; ++t)
+    xd->middleRows(t * B, B) = x.middleRows(t * B, B).cwiseProduct(m);
+}
+
 template <typename T>
 void forward_train(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
                    const Outputs<T>& out, T* workspace) {
   validate(s);
+  using detail::View;
+  const auto& kern = detail::select_kernels<T>();
   const Index B = s.batch, T_ = s.timesteps, F = s.input_dim, H = s.units;
+  const int BT = static_cast<int>(B * T_), H3 = static_cast<int>(3 * H);
   Work<T> ws(s, workspace);
 
   // The input projection XP = dropout(x) K + input_bias goes into D; each
   // step reads its block and then overwrites it with the derivatives.
   {
-    Eigen::Map<const ColMat<T>> x(in.x, B * T_, F);
-    Eigen::Map<const ColMat<T>> kernel(w.kernel, F, 3 * H);
+    const View<T> kv(w.kernel, 1, F);  // K(f, j) = kernel[f + F j]
+    T* d = ws.d.data();
     if (s.dropout_gates == 0) {
-      ws.d.noalias() = x * kernel;
+      detail::gemm(kern, BT, H3, int(F), View<T>(in.x, 1, BT), kv, d, H3, false,
+                   w.input_bias, s.threads);
     } else {
-      ColMat<T> xd(B * T_, F);
+      ColMat<T> xd;
       for (int g = 0; g < s.dropout_gates; ++g) {
-        auto m = mask_block(in.dropout_mask, s.dropout_gates, g, B, F);
-        for (Index t = 0; t < T_; ++t)
-          xd.middleRows(t * B, B) = x.middleRows(t * B, B).cwiseProduct(m);
+        dropped_inputs(s, in, g, &xd);
+        const View<T> xv(xd.data(), 1, BT);
         if (s.dropout_gates == 1) {
-          ws.d.noalias() = xd * kernel;
+          detail::gemm(kern, BT, H3, int(F), xv, kv, d, H3, false, w.input_bias, s.threads);
         } else {
-          ws.d.middleCols(g * H, H).noalias() = xd * kernel.middleCols(g * H, H);
+          detail::gemm(kern, BT, int(H), int(F), xv, kv.offset(0, g * H), d + g * H, H3,
+                       false, w.input_bias ? w.input_bias + g * H : nullptr, s.threads);
         }
       }
     }
-    if (w.input_bias != nullptr) {
-      ws.d.rowwise() += Eigen::Map<const RowVec<T>>(w.input_bias, 3 * H);
-    }
   }
 
-  Eigen::Map<const ColMat<T>> rk(w.recurrent_kernel, H, 3 * H);
-  RowMat<T> h(B, H), h_new(B, H), hu(B, 3 * H), pre(B, 3 * H), hd(B, H);
-  if (in.initial_state != nullptr) {
-    h = Eigen::Map<const ColMat<T>>(in.initial_state, B, H);
-  } else {
-    h.setZero();
+  // U per gate (H x H each), packed once.
+  detail::PackedB<T> up[3];
+  for (int g = 0; g < 3; ++g) {
+    up[g].pack(kern, int(H), int(H), View<T>(w.recurrent_kernel + g * H * H, 1, H),
+               s.threads);
   }
-  auto dropped_state = [&](int gate) -> const RowMat<T>& {
-    if (s.recurrent_dropout_gates == 0) return h;
-    hd = h.cwiseProduct(
-        mask_block(in.recurrent_dropout_mask, s.recurrent_dropout_gates, gate, B, H));
-    return hd;
-  };
-  auto recurrent_product = [&](int g0, int g1) {
-    if (s.recurrent_dropout_gates == 3) {
-      for (int g = g0; g < g1; ++g) {
-        hu.middleCols(g * H, H).noalias() = dropped_state(g) * rk.middleCols(g * H, H);
-      }
+  const int nt = row_threads(s, kern);
+
+  for_rows(int(B), kern.MR, nt, [&](Index b0, Index nb) {
+    RowMat<T> h(nb, H), h_new(nb, H), hu(nb, 3 * H), pre(nb, 3 * H), hd(nb, H);
+    if (in.initial_state != nullptr) {
+      h = Eigen::Map<const ColMat<T>>(in.initial_state, B, H).middleRows(b0, nb);
     } else {
-      hu.middleCols(g0 * H, (g1 - g0) * H).noalias() =
-          dropped_state(g0) * rk.middleCols(g0 * H, (g1 - g0) * H);
+      h.setZero();
     }
-  };
-
-  for (Index k = 0; k < T_; ++k) {
-    const Index t = s.go_backwards ? T_ - 1 - k : k;
-    auto xpt = ws.d.middleRows(t * B, B);
-    auto gt = ws.g.middleRows(t * B, B);
-    auto ct = ws.c.middleRows(t * B, B);
-    ws.s.middleRows(t * B, B) = h;
-
-    if (s.reset_after) {
-      recurrent_product(0, 3);
-      if (w.recurrent_bias != nullptr) {
-        hu.rowwise() += Eigen::Map<const RowVec<T>>(w.recurrent_bias, 3 * H);
+    auto dropped_state = [&](int gate) -> const RowMat<T>& {
+      if (s.recurrent_dropout_gates == 0) return h;
+      hd = h.cwiseProduct(
+          mask_block(in.recurrent_dropout_mask, s.recurrent_dropout_gates, gate, B, H)
+              .middleRows(b0, nb));
+      return hd;
+    };
+    auto product = [&](const T* a, long a_rs, int g) {
+      detail::gemm_packed(kern, int(nb), int(H), int(H), View<T>(a, a_rs, 1),
+                          up[g].rows(0), up[g].panel_stride, hu.data() + g * H, H3, false,
+                          static_cast<const T*>(nullptr), 1);
+    };
+    auto recurrent_product = [&](int g0, int g1) {
+      if (s.recurrent_dropout_gates == 3) {
+        for (int g = g0; g < g1; ++g) product(dropped_state(g).data(), H, g);
+      } else {
+        const T* a = dropped_state(g0).data();
+        for (int g = g0; g < g1; ++g) product(a, H, g);
       }
-    } else {
-      recurrent_product(0, 2);
-    }
-    pre.leftCols(2 * H) = xpt.leftCols(2 * H) + hu.leftCols(2 * H);
-    gt.leftCols(2 * H) = pre.leftCols(2 * H);
-    for (Index b = 0; b < B; ++b) activate(s.recurrent_activation, &gt(b, 0), 2 * H);
+    };
 
-    if (s.reset_after) {
-      ct = hu.rightCols(H);
-      pre.rightCols(H) =
-          xpt.rightCols(H).array() + gt.middleCols(H, H).array() * ct.array();
-    } else {
-      ct = gt.middleCols(H, H).cwiseProduct(dropped_state(2));
-      hu.rightCols(H).noalias() = ct * rk.rightCols(H);
-      pre.rightCols(H) = xpt.rightCols(H) + hu.rightCols(H);
-    }
-    gt.rightCols(H) = pre.rightCols(H);
-    for (Index b = 0; b < B; ++b) {
-      activate(s.activation, &gt(b, 2 * H), H);
-      activation_derivative(s.recurrent_activation, &pre(b, 0), &gt(b, 0), &xpt(b, 0),
-                            2 * H);
-      activation_derivative(s.activation, &pre(b, 2 * H), &gt(b, 2 * H), &xpt(b, 2 * H),
-                            H);
-    }
+    for (Index k = 0; k < T_; ++k) {
+      const Index t = s.go_backwards ? T_ - 1 - k : k;
+      auto xpt = ws.d.block(t * B + b0, 0, nb, 3 * H);
+      auto gt = ws.g.block(t * B + b0, 0, nb, 3 * H);
+      auto ct = ws.c.block(t * B + b0, 0, nb, H);
+      ws.s.block(t * B + b0, 0, nb, H) = h;
 
-    h_new = gt.leftCols(H).array() * h.array() +
-            (T(1) - gt.leftCols(H).array()) * gt.rightCols(H).array();
-
-    const bool last = k == T_ - 1;
-    for (Index b = 0; b < B; ++b) {
-      const bool keep = in.mask == nullptr || in.mask[b + B * t] != 0;
-      if (!keep) h_new.row(b) = h.row(b);
-      if (out.output == nullptr || (!s.return_sequences && !last)) continue;
-      T* o = out.output + (s.return_sequences ? b + B * k : b);
-      const Index ostride = s.return_sequences ? B * T_ : B;
-      for (Index j = 0; j < H; ++j) {
-        o[ostride * j] = (!keep && s.zero_output_for_mask) ? T(0) : h_new(b, j);
+      if (s.reset_after) {
+        recurrent_product(0, 3);
+        if (w.recurrent_bias != nullptr) {
+          hu.rowwise() += Eigen::Map<const RowVec<T>>(w.recurrent_bias, 3 * H);
+        }
+      } else {
+        recurrent_product(0, 2);
       }
+      pre.leftCols(2 * H) = xpt.leftCols(2 * H) + hu.leftCols(2 * H);
+      gt.leftCols(2 * H) = pre.leftCols(2 * H);
+      for (Index b = 0; b < nb; ++b) kern.activate(s.recurrent_activation, &gt(b, 0), 2 * H);
+
+      if (s.reset_after) {
+        ct = hu.rightCols(H);
+        pre.rightCols(H) =
+            xpt.rightCols(H).array() + gt.middleCols(H, H).array() * ct.array();
+      } else {
+        ct = gt.middleCols(H, H).cwiseProduct(dropped_state(2));
+        product(&ct(0, 0), H, 2);
+        pre.rightCols(H) = xpt.rightCols(H) + hu.rightCols(H);
+      }
+      gt.rightCols(H) = pre.rightCols(H);
+      for (Index b = 0; b < nb; ++b) {
+        kern.activate(s.activation, &gt(b, 2 * H), H);
+        activation_derivative(s.recurrent_activation, &pre(b, 0), &gt(b, 0), &xpt(b, 0),
+                              2 * H);
+        activation_derivative(s.activation, &pre(b, 2 * H), &gt(b, 2 * H),
+                              &xpt(b, 2 * H), H);
+      }
+
+      h_new = gt.leftCols(H).array() * h.array() +
+              (T(1) - gt.leftCols(H).array()) * gt.rightCols(H).array();
+
+      const bool last = k == T_ - 1;
+      for (Index b = 0; b < nb; ++b) {
+        const Index bg = b0 + b;
+        const bool keep = in.mask == nullptr || in.mask[bg + B * t] != 0;
+        if (!keep) h_new.row(b) = h.row(b);
+        if (out.output == nullptr || (!s.return_sequences && !last)) continue;
+        T* o = out.output + (s.return_sequences ? bg + B * k : bg);
+        const Index ostride = s.return_sequences ? B * T_ : B;
+        for (Index j = 0; j < H; ++j) {
+          o[ostride * j] = (!keep && s.zero_output_for_mask) ? T(0) : h_new(b, j);
+        }
+      }
+      h.swap(h_new);
     }
-    h.swap(h_new);
-  }
-  if (out.state != nullptr) Eigen::Map<ColMat<T>>(out.state, B, H) = h;
+    if (out.state != nullptr) {
+      Eigen::Map<ColMat<T>>(out.state, B, H).middleRows(b0, nb) = h;
+    }
+  });
 }
 
 template <typename T>
 void backward(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
               const GradInputs<T>& gin, const Gradients<T>& grads, T* workspace) {
   validate(s);
+  using detail::View;
   const FlushSubnormals flush;
+  const auto& kern = detail::select_kernels<T>();
   const Index B = s.batch, T_ = s.timesteps, F = s.input_dim, H = s.units;
+  const int BT = static_cast<int>(B * T_), H3 = static_cast<int>(3 * H);
+  const int Hi = static_cast<int>(H);
   Work<T> ws(s, workspace);
-  Eigen::Map<const ColMat<T>> rk(w.recurrent_kernel, H, 3 * H);
   const int rg = s.recurrent_dropout_gates;
-  auto rmask = [&](int gate) {
-    return mask_block(in.recurrent_dropout_mask, rg, gate, B, H);
-  };
 
-  RowMat<T> dh(B, H), dh_new(B, H), back(B, H), drh(B, H);
-  if (gin.state != nullptr) {
-    dh = Eigen::Map<const ColMat<T>>(gin.state, B, H);
-  } else {
-    dh.setZero();
-  }
+  // U^T (3H x H): rows [gH, gH + H) are U_g^T.
+  const detail::PackedB<T> ut(kern, H3, Hi, View<T>(w.recurrent_kernel, H, 1), s.threads);
+  const int nt = row_threads(s, kern);
 
-  for (Index k = T_ - 1; k >= 0; --k) {
-    const Index t = s.go_backwards ? T_ - 1 - k : k;
-    auto gt = ws.g.middleRows(t * B, B);
-    auto dt = ws.d.middleRows(t * B, B);  // f'(a) in, dL/da out
-    auto ct = ws.c.middleRows(t * B, B);
-    auto st = ws.s.middleRows(t * B, B);
-    auto keep = [&](Index b) { return in.mask == nullptr || in.mask[b + B * t] != 0; };
-
-    dh_new = dh;
-    if (gin.output != nullptr && (s.return_sequences || k == T_ - 1)) {
-      const T* o = gin.output + (s.return_sequences ? B * k : 0);
-      const Index ostride = s.return_sequences ? B * T_ : B;
-      for (Index b = 0; b < B; ++b) {
-        if (!keep(b) && s.zero_output_for_mask) continue;
-        for (Index j = 0; j < H; ++j) dh_new(b, j) += o[b + ostride * j];
-      }
-    }
-
-    auto z = gt.leftCols(H).array();
-    auto r = gt.middleCols(H, H).array();
-    dt.leftCols(H).array() *= dh_new.array() * (st.array() - gt.rightCols(H).array());
-    dt.rightCols(H).array() *= dh_new.array() * (T(1) - z);
-    for (Index b = 0; b < B; ++b) {
-      if (!keep(b)) {
-        dt.row(b).setZero();
-        if (s.reset_after) ct.row(b).setZero();
-      }
-    }
-
-    auto daz = dt.leftCols(H);
-    auto dar = dt.middleCols(H, H);
-    auto dah = dt.rightCols(H);
-    if (s.reset_after) {
-      dar.array() *= dah.array() * ct.array();
-      ct.array() = dah.array() * r;  // now dL/d(h U_h + c_h)
-      if (rg == 3) {
-        back.noalias() = daz * rk.leftCols(H).transpose();
-        dh = back.cwiseProduct(rmask(0));
-        back.noalias() = dar * rk.middleCols(H, H).transpose();
-        dh += back.cwiseProduct(rmask(1));
-        back.noalias() = ct * rk.rightCols(H).transpose();
-        dh += back.cwiseProduct(rmask(2));
-      } else {
-        back.noalias() = dt.leftCols(2 * H) * rk.leftCols(2 * H).transpose();
-        back.noalias() += ct * rk.rightCols(H).transpose();
-        if (rg == 1) back.array() *= rmask(0).array();
-        dh = back;
-      }
+  for_rows(int(B), kern.MR, nt, [&](Index b0, Index nb) {
+    auto rmask = [&](int gate) {
+      return mask_block(in.recurrent_dropout_mask, rg, gate, B, H).middleRows(b0, nb);
+    };
+    // out (nb x H) (=|+=) A (nb x K, row stride a_rs) U^T rows [k0, k0 + K).
+    auto product = [&](const T* a, long a_rs, int k0, int K, T* out, bool acc) {
+      detail::gemm_packed(kern, int(nb), Hi, K, View<T>(a, a_rs, 1), ut.rows(k0),
+                          ut.panel_stride, out, H, acc, static_cast<const T*>(nullptr), 1);
+    };
+    RowMat<T> dh(nb, H), dh_new(nb, H), back(nb, H), drh(nb, H);
+    if (gin.state != nullptr) {
+      dh = Eigen::Map<const ColMat<T>>(gin.state, B, H).middleRows(b0, nb);
     } else {
-      drh.noalias() = dah * rk.rightCols(H).transpose();  // dL/d(r * h_h)
-      if (rg == 0) {
-        dar.array() *= drh.array() * st.array();
-      } else {
-        dar.array() *= drh.array() * st.array() * rmask(2).array();
-      }
-      if (rg == 3) {
-        back.noalias() = daz * rk.leftCols(H).transpose();
-        dh = back.cwiseProduct(rmask(0));
-        back.noalias() = dar * rk.middleCols(H, H).transpose();
-        dh += back.cwiseProduct(rmask(1));
-        dh.array() += drh.array() * r * rmask(2).array();
-      } else {
-        back.noalias() = dt.leftCols(2 * H) * rk.leftCols(2 * H).transpose();
-        back.array() += drh.array() * r;
-        if (rg == 1) back.array() *= rmask(0).array();
-        dh = back;
-      }
+      dh.setZero();
     }
-    dh.array() += dh_new.array() * z;
-    for (Index b = 0; b < B; ++b) {
-      if (!keep(b)) dh.row(b) = dh_new.row(b);
-    }
-  }
 
-  if (grads.initial_state != nullptr) {
-    Eigen::Map<ColMat<T>>(grads.initial_state, B, H) = dh;
-  }
+    for (Index k = T_ - 1; k >= 0; --k) {
+      const Index t = s.go_backwards ? T_ - 1 - k : k;
+      auto gt = ws.g.block(t * B + b0, 0, nb, 3 * H);
+      auto dt = ws.d.block(t * B + b0, 0, nb, 3 * H);  // f'(a) in, dL/da out
+      auto ct = ws.c.block(t * B + b0, 0, nb, H);
+      auto st = ws.s.block(t * B + b0, 0, nb, H);
+      auto keep = [&](Index b) {
+        return in.mask == nullptr || in.mask[b0 + b + B * t] != 0;
+      };
 
-  // Weight and input gradients over all timesteps at once. ws.d is dL/dXP.
-  Eigen::Map<const ColMat<T>> x(in.x, B * T_, F);
-  Eigen::Map<const ColMat<T>> kernel(w.kernel, F, 3 * H);
-  if (grads.kernel != nullptr) {
-    Eigen::Map<ColMat<T>> dk(grads.kernel, F, 3 * H);
-    if (s.dropout_gates == 0) {
-      dk.noalias() = x.transpose() * ws.d;
-    } else {
-      ColMat<T> xd(B * T_, F);
-      for (int g = 0; g < s.dropout_gates; ++g) {
-        auto m = mask_block(in.dropout_mask, s.dropout_gates, g, B, F);
-        for (Index t = 0; t < T_; ++t)
-          xd.middleRows(t * B, B) = x.middleRows(t * B, B).cwiseProduct(m);
-        if (s.dropout_gates == 1) {
-          dk.noalias() = xd.transpose() * ws.d;
+      dh_new = dh;
+      if (gin.output != nullptr && (s.return_sequences || k == T_ - 1)) {
+        const T* o = gin.output + (s.return_sequences ? B * k : 0);
+        const Index ostride = s.return_sequences ? B * T_ : B;
+        for (Index b = 0; b < nb; ++b) {
+          if (!keep(b) && s.zero_output_for_mask) continue;
+          for (Index j = 0; j < H; ++j) dh_new(b, j) += o[b0 + b + ostride * j];
+        }
+      }
+
+      auto z = gt.leftCols(H).array();
+      auto r = gt.middleCols(H, H).array();
+      dt.leftCols(H).array() *= dh_new.array() * (st.array() - gt.rightCols(H).array());
+      dt.rightCols(H).array() *= dh_new.array() * (T(1) - z);
+      for (Index b = 0; b < nb; ++b) {
+        if (!keep(b)) {
+          dt.row(b).setZero();
+          if (s.reset_after) ct.row(b).setZero();
+        }
+      }
+
+      auto dar = dt.middleCols(H, H);
+      auto dah = dt.rightCols(H);
+      const T* dz = &dt(0, 0);
+      if (s.reset_after) {
+        dar.array() *= dah.array() * ct.array();
+        ct.array() = dah.array() * r;  // now dL/d(h U_h + c_h)
+        if (rg == 3) {
+          product(dz, H3, 0, Hi, back.data(), false);
+          dh = back.cwiseProduct(rmask(0));
+          product(dz + H, H3, Hi, Hi, back.data(), false);
+          dh += back.cwiseProduct(rmask(1));
+          product(&ct(0, 0), H, 2 * Hi, Hi, back.data(), false);
+          dh += back.cwiseProduct(rmask(2));
         } else {
-          dk.middleCols(g * H, H).noalias() = xd.transpose() * ws.d.middleCols(g * H, H);
+          product(dz, H3, 0, 2 * Hi, back.data(), false);
+          product(&ct(0, 0), H, 2 * Hi, Hi, back.data(), true);
+          if (rg == 1) back.array() *= rmask(0).array();
+          dh = back;
+        }
+      } else {
+        product(dz + 2 * H, H3, 2 * Hi, Hi, drh.data(), false);  // dL/d(r * h_h)
+        if (rg == 0) {
+          dar.array() *= drh.array() * st.array();
+        } else {
+          dar.array() *= drh.array() * st.array() * rmask(2).array();
+        }
+        if (rg == 3) {
+          product(dz, H3, 0, Hi, back.data(), false);
+          dh = back.cwiseProduct(rmask(0));
+          product(dz + H, H3, Hi, Hi, back.data(), false);
+          dh += back.cwiseProduct(rmask(1));
+          dh.array() += drh.array() * r * rmask(2).array();
+        } else {
+          product(dz, H3, 0, 2 * Hi, back.data(), false);
+          back.array() += drh.array() * r;
+          if (rg == 1) back.array() *= rmask(0).array();
+          dh = back;
+        }
+      }
+      dh.array() += dh_new.array() * z;
+      for (Index b = 0; b < nb; ++b) {
+        if (!keep(b)) dh.row(b) = dh_new.row(b);
+      }
+    }
+
+    if (grads.initial_state != nullptr) {
+      Eigen::Map<ColMat<T>>(grads.initial_state, B, H).middleRows(b0, nb) = dh;
+    }
+  });
+
+  // Weight and input gradients over all timesteps at once, with the packed
+  // products (column-major results as row-major transposes). ws.d is dL/dXP.
+  const T* D = ws.d.data();
+  const T* Cw = ws.c.data();
+  const T* none = nullptr;
+  const View<T> x(in.x, 1, BT);  // x(row, f) = in.x[row + BT f]
+  if (grads.kernel != nullptr) {
+    // dK^T (3H x F) = dA^T x
+    if (s.dropout_gates == 0) {
+      detail::gemm(kern, H3, int(F), BT, View<T>(D, 1, H3), x, grads.kernel, F, false, none,
+                   s.threads);
+    } else {
+      ColMat<T> xd;
+      for (int g = 0; g < s.dropout_gates; ++g) {
+        dropped_inputs(s, in, g, &xd);
+        const View<T> xv(xd.data(), 1, BT);
+        if (s.dropout_gates == 1) {
+          detail::gemm(kern, H3, int(F), BT, View<T>(D, 1, H3), xv, grads.kernel, F, false,
+                       none, s.threads);
+        } else {
+          detail::gemm(kern, Hi, int(F), BT, View<T>(D + g * H, 1, H3), xv,
+                       grads.kernel + g * H * F, F, false, none, s.threads);
         }
       }
     }
   }
   if (grads.x != nullptr) {
-    Eigen::Map<ColMat<T>> dx(grads.x, B * T_, F);
+    // dX^T (F x BT) = K dA^T
+    const View<T> kv(w.kernel, 1, F);
     if (s.dropout_gates == 0) {
-      dx.noalias() = ws.d * kernel.transpose();
+      detail::gemm(kern, int(F), BT, H3, kv, View<T>(D, 1, H3), grads.x, BT, false, none,
+                   s.threads);
     } else {
+      Eigen::Map<ColMat<T>> dx(grads.x, B * T_, F);
       ColMat<T> part(B * T_, F);
       dx.setZero();
       for (int g = 0; g < s.dropout_gates; ++g) {
         auto m = mask_block(in.dropout_mask, s.dropout_gates, g, B, F);
         if (s.dropout_gates == 1) {
-          part.noalias() = ws.d * kernel.transpose();
+          detail::gemm(kern, int(F), BT, H3, kv, View<T>(D, 1, H3), part.data(), BT, false,
+                       none, s.threads);
         } else {
-          part.noalias() =
-              ws.d.middleCols(g * H, H) * kernel.middleCols(g * H, H).transpose();
+          detail::gemm(kern, int(F), BT, Hi, kv.offset(0, g * H), View<T>(D + g * H, 1, H3),
+                       part.data(), BT, false, none, s.threads);
         }
         for (Index t = 0; t < T_; ++t)
           dx.middleRows(t * B, B) += part.middleRows(t * B, B).cwiseProduct(m);
@@ -438,39 +555,41 @@ void backward(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
     }
   }
   if (grads.recurrent_kernel != nullptr) {
-    Eigen::Map<ColMat<T>> du(grads.recurrent_kernel, H, 3 * H);
-    // The (dropped) states the gate `g`'s recurrent product read.
+    // dU^T (3H x H): gate g's rows = dA_g^T times the (dropped) states its
+    // recurrent product read.
+    T* du = grads.recurrent_kernel;
     ColMat<T> sd;
-    auto states = [&](int g) {
+    auto states = [&](int g) -> View<T> {
+      if (rg == 0) return View<T>(ws.s.data(), H, 1);
       sd.resize(B * T_, H);
-      for (Index t = 0; t < T_; ++t) {
-        if (rg == 0) {
-          sd.middleRows(t * B, B) = ws.s.middleRows(t * B, B);
-        } else {
-          sd.middleRows(t * B, B) = ws.s.middleRows(t * B, B).cwiseProduct(rmask(g));
-        }
-      }
+      auto m = mask_block(in.recurrent_dropout_mask, rg, g, B, H);
+      for (Index t = 0; t < T_; ++t)
+        sd.middleRows(t * B, B) = ws.s.middleRows(t * B, B).cwiseProduct(m);
+      return View<T>(sd.data(), 1, BT);
+    };
+    auto grad_of = [&](int g) {
+      return (g == 2) ? View<T>(Cw, 1, H) : View<T>(D + g * H, 1, H3);
     };
     const int ngate = s.reset_after ? 3 : 2;
     if (rg == 3) {
       for (int g = 0; g < ngate; ++g) {
-        states(g);
-        if (g == 2) {
-          du.rightCols(H).noalias() = sd.transpose() * ws.c;
-        } else {
-          du.middleCols(g * H, H).noalias() = sd.transpose() * ws.d.middleCols(g * H, H);
-        }
+        const View<T> sv = states(g);
+        detail::gemm(kern, Hi, Hi, BT, grad_of(g), sv, du + g * H * H, H, false, none,
+                     s.threads);
       }
-    } else if (rg == 1) {
-      states(0);
-      du.leftCols(2 * H).noalias() = sd.transpose() * ws.d.leftCols(2 * H);
-      if (s.reset_after) du.rightCols(H).noalias() = sd.transpose() * ws.c;
     } else {
-      du.leftCols(2 * H).noalias() = ws.s.transpose() * ws.d.leftCols(2 * H);
-      if (s.reset_after) du.rightCols(H).noalias() = ws.s.transpose() * ws.c;
+      const View<T> sv = states(0);
+      detail::gemm(kern, 2 * Hi, Hi, BT, View<T>(D, 1, H3), sv, du, H, false, none,
+                   s.threads);
+      if (s.reset_after) {
+        detail::gemm(kern, Hi, Hi, BT, grad_of(2), sv, du + 2 * H * H, H, false, none,
+                     s.threads);
+      }
     }
     if (!s.reset_after) {
-      du.rightCols(H).noalias() = ws.c.transpose() * ws.d.rightCols(H);
+      // (r h)^T dA_h, transposed
+      detail::gemm(kern, Hi, Hi, BT, View<T>(D + 2 * H, 1, H3), View<T>(Cw, H, 1),
+                   du + 2 * H * H, H, false, none, s.threads);
     }
   }
   if (grads.input_bias != nullptr) {

@@ -1,0 +1,320 @@
+// See gemm.h. Blocking: a slab of kKC reduction rows; per thread, blocks of
+// kMC rows of A packed into MR-row slivers (kMC x kKC: 128 KB in float, in
+// L2), each multiplied by the thread's panels (kKC x 3W: 48 KB with AVX-512,
+// reused across the block's slivers from L1/L2).
+#include "gemm.h"
+
+#include <algorithm>
+#include <exception>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#if defined(__SSE2__)
+#include <xmmintrin.h>
+#endif
+
+namespace gru {
+namespace detail {
+
+namespace {
+
+constexpr int kKC = 256;
+constexpr int kMC = 128;
+
+// OpenMP workers run in the calling thread's floating-point mode (the
+// backward pass flushes subnormals; MXCSR is per thread).
+class FpMode {
+ public:
+#if defined(__SSE2__)
+  explicit FpMode(unsigned int csr) : old_(_mm_getcsr()) { _mm_setcsr(csr); }
+  ~FpMode() { _mm_setcsr(old_); }
+  static unsigned int current() { return _mm_getcsr(); }
+
+ private:
+  unsigned int old_;
+#else
+  explicit FpMode(unsigned int) {}
+  static unsigned int current() { return 0; }
+#endif
+};
+
+// Per thread scratch (grown, never shrunk: the step loops allocate nothing).
+template <typename T>
+T* scratch(size_t n, int which) {
+  thread_local std::vector<T> buf[2];
+  if (buf[which].size() < n) buf[which].resize(n);
+  return buf[which].data();
+}
+
+// Rows [r0, r1) x panels [p0, p1) of C, reduction rows [0, K) of A and of
+// the packed panels (bp: panel p at bp + p * panel_stride).
+template <typename T>
+void core(const Kernels<T>& kern, int r0, int r1, int p0, int p1, int N, int K, View<T> A,
+          const T* bp, long panel_stride, T* C, long c_rs, bool accumulate,
+          const T* biaspad) {
+  if (r0 >= r1 || p0 >= p1 || K <= 0) return;
+  const int W = kern.W, MR = kern.MR, P3 = 3 * W;
+  const int kcmax = std::min(K, kKC);
+  T* ap = scratch<T>(static_cast<size_t>(kMC + MR) * kcmax, 0);
+  T* edge = scratch<T>(static_cast<size_t>(MR) * P3, 1);
+  for (int k0 = 0; k0 < K; k0 += kKC) {
+    const int kc = std::min(kKC, K - k0);
+    const bool acc = accumulate || k0 > 0;
+    for (int m0 = r0; m0 < r1; m0 += kMC) {
+      const int mc = std::min(kMC, r1 - m0);
+      const int ns = (mc + MR - 1) / MR;
+      // Pack A rows [m0, m0 + mc) x [k0, k0 + kc): sliver s at ap + s*kc*MR.
+      for (int s = 0; s < ns; ++s) {
+        T* dst = ap + static_cast<long>(s) * kc * MR;
+        const int m = std::min(MR, mc - s * MR);
+        if (A.rs == 1 && A.cs != 1) {  // A^T of a row-major matrix: k outer
+          const T* src = A.p + static_cast<long>(m0 + s * MR) + static_cast<long>(k0) * A.cs;
+          for (int k = 0; k < kc; ++k) {
+            for (int i = 0; i < m; ++i) dst[k * MR + i] = src[k * A.cs + i];
+            for (int i = m; i < MR; ++i) dst[k * MR + i] = T(0);
+          }
+          continue;
+        }
+        for (int i = 0; i < m; ++i) {
+          const T* src = A.p + static_cast<long>(m0 + s * MR + i) * A.rs +
+                         static_cast<long>(k0) * A.cs;
+          if (A.cs == 1) {
+            for (int k = 0; k < kc; ++k) dst[k * MR + i] = src[k];
+          } else {
+            for (int k = 0; k < kc; ++k) dst[k * MR + i] = src[k * A.cs];
+          }
+        }
+        for (int i = m; i < MR; ++i)
+          for (int k = 0; k < kc; ++k) dst[k * MR + i] = T(0);
+      }
+      for (int p = p0; p < p1; ++p) {
+        const T* bpk = bp + p * panel_stride + static_cast<long>(k0) * P3;
+        const int col0 = p * P3;
+        const int valid = std::min(P3, N - col0);
+        const int ng = (valid + W - 1) / W;
+        const bool full = valid == ng * W;
+        const T* bias = (biaspad != nullptr && !acc) ? biaspad + col0 : nullptr;
+        for (int s = 0; s < ns; ++s) {
+          const int m = std::min(MR, mc - s * MR);
+          const T* as = ap + static_cast<long>(s) * kc * MR;
+          T* cp = C + static_cast<long>(m0 + s * MR) * c_rs + col0;
+          if (full) {
+            kern.tile(m, 0, ng, kc, as, 1, MR, bpk, cp, c_rs, bias, acc);
+          } else {
+            if (acc) {
+              for (int i = 0; i < m; ++i)
+                std::copy(cp + i * c_rs, cp + i * c_rs + valid, edge + i * P3);
+            }
+            kern.tile(m, 0, ng, kc, as, 1, MR, bpk, edge, P3, bias, acc);
+            for (int i = 0; i < m; ++i)
+              std::copy(edge + i * P3, edge + i * P3 + valid, cp + i * c_rs);
+          }
+        }
+      }
+    }
+  }
+}
+
+// How `nt` threads share M rows x np panels: by panels or by MR-row slivers.
+struct Split {
+  bool by_rows = false;
+  int nt = 1;
+};
+
+template <typename T>
+Split choose_split(const Kernels<T>& kern, int M, int np, int threads, double work) {
+  Split sp;
+  sp.nt = std::max(1, threads);
+  if (work < 2.0e5) sp.nt = 1;  // too little to share
+  if (sp.nt == 1) return sp;
+  const int ns = (M + kern.MR - 1) / kern.MR;
+  const long cost_cols = static_cast<long>((np + sp.nt - 1) / sp.nt) * ns;
+  const long cost_rows = static_cast<long>((ns + sp.nt - 1) / sp.nt) * np;
+  sp.by_rows = cost_rows < cost_cols;
+  return sp;
+}
+
+template <typename T>
+void part(const Kernels<T>& kern, const Split& sp, int tid, int M, int np, int* r0, int* r1,
+          int* p0, int* p1) {
+  const int MR = kern.MR;
+  if (!sp.by_rows) {
+    *r0 = 0;
+    *r1 = M;
+    *p0 = static_cast<int>(static_cast<long>(np) * tid / sp.nt);
+    *p1 = static_cast<int>(static_cast<long>(np) * (tid + 1) / sp.nt);
+  } else {
+    const int ns = (M + MR - 1) / MR;
+    *p0 = 0;
+    *p1 = np;
+    *r0 = std::min(M, static_cast<int>(static_cast<long>(ns) * tid / sp.nt) * MR);
+    *r1 = std::min(M, static_cast<int>(static_cast<long>(ns) * (tid + 1) / sp.nt) * MR);
+  }
+}
+
+template <typename T>
+void pack_panels(int W, int p0, int p1, int K, int N, View<T> b, T* out, long panel_stride) {
+  const int P3 = 3 * W;
+  for (int p = p0; p < p1; ++p) {
+    T* dst = out + p * panel_stride;
+    const int col0 = p * P3;
+    const int valid = std::min(P3, N - col0);
+    if (b.rs == 1) {  // columns contiguous: read down each column
+      for (int j = 0; j < valid; ++j) {
+        const T* src = b.p + static_cast<long>(col0 + j) * b.cs;
+        for (int k = 0; k < K; ++k) dst[static_cast<long>(k) * P3 + j] = src[k];
+      }
+      for (int k = 0; k < K; ++k)
+        for (int j = valid; j < P3; ++j) dst[static_cast<long>(k) * P3 + j] = T(0);
+    } else {
+      for (int k = 0; k < K; ++k) {
+        T* d = dst + static_cast<long>(k) * P3;
+        const T* src = b.p + static_cast<long>(k) * b.rs + static_cast<long>(col0) * b.cs;
+        for (int j = 0; j < valid; ++j) d[j] = src[j * b.cs];
+        for (int j = valid; j < P3; ++j) d[j] = T(0);
+      }
+    }
+  }
+}
+
+template <typename T>
+std::vector<T> pad_bias(const T* bias, int N, int np, int P3) {
+  std::vector<T> v;
+  if (bias == nullptr) return v;
+  v.assign(static_cast<size_t>(np) * P3, T(0));
+  std::copy(bias, bias + N, v.begin());
+  return v;
+}
+
+}  // namespace
+
+template <typename T>
+void PackedB<T>::pack(const Kernels<T>& kern, int K_, int N_, View<T> b, int threads) {
+  K = K_;
+  N = N_;
+  W_ = kern.W;
+  const int P3 = 3 * W_;
+  const int np = (N + P3 - 1) / P3;
+  panel_stride = static_cast<long>(K) * P3;
+  data.resize(static_cast<size_t>(np) * panel_stride);
+  T* out = data.data();
+  const int nt = static_cast<double>(K) * N > 1e5 ? std::max(1, threads) : 1;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+#endif
+  for (int p = 0; p < np; ++p) pack_panels(W_, p, p + 1, K, N, b, out, panel_stride);
+}
+
+template <typename T>
+void gemm_packed(const Kernels<T>& kern, int M, int N, int K, View<T> A, const T* bp,
+                 long panel_stride, T* C, long c_rs, bool accumulate, const T* bias,
+                 int threads) {
+  if (M <= 0 || N <= 0) return;
+  const int P3 = 3 * kern.W;
+  const int np = (N + P3 - 1) / P3;
+  const std::vector<T> bpad = pad_bias(bias, N, np, P3);
+  const T* biaspad = bias != nullptr ? bpad.data() : nullptr;
+  if (K <= 0) {  // nothing to sum: C = bias or 0 (or unchanged)
+    if (!accumulate)
+      for (int i = 0; i < M; ++i)
+        for (int j = 0; j < N; ++j) C[i * c_rs + j] = bias != nullptr ? bias[j] : T(0);
+    return;
+  }
+  const Split sp = choose_split(kern, M, np, threads, static_cast<double>(M) * N * K);
+  if (sp.nt == 1) {
+    core(kern, 0, M, 0, np, N, K, A, bp, panel_stride, C, c_rs, accumulate, biaspad);
+    return;
+  }
+#ifdef _OPENMP
+  std::exception_ptr err;
+  const unsigned int csr = FpMode::current();
+#pragma omp parallel num_threads(sp.nt)
+  {
+    const FpMode mode(csr);
+    try {
+      int r0, r1, p0, p1;
+      part(kern, sp, omp_get_thread_num(), M, np, &r0, &r1, &p0, &p1);
+      core(kern, r0, r1, p0, p1, N, K, A, bp, panel_stride, C, c_rs, accumulate, biaspad);
+    } catch (...) {
+#pragma omp critical(gru_gemm_err)
+      err = std::current_exception();
+    }
+  }
+  if (err) std::rethrow_exception(err);
+#else
+  core(kern, 0, M, 0, np, N, K, A, bp, panel_stride, C, c_rs, accumulate, biaspad);
+#endif
+}
+
+template <typename T>
+void gemm(const Kernels<T>& kern, int M, int N, int K, View<T> A, View<T> B, T* C,
+          long c_rs, bool accumulate, const T* bias, int threads) {
+  if (M <= 0 || N <= 0) return;
+  const int W = kern.W, P3 = 3 * W;
+  const int np = (N + P3 - 1) / P3;
+  const std::vector<T> bpad = pad_bias(bias, N, np, P3);
+  const T* biaspad = bias != nullptr ? bpad.data() : nullptr;
+  if (K <= 0) {
+    gemm_packed(kern, M, N, 0, A, static_cast<const T*>(nullptr), 0, C, c_rs, accumulate,
+                bias, 1);
+    return;
+  }
+  const int kcmax = std::min(K, kKC);
+  const long panel_stride = static_cast<long>(kcmax) * P3;
+  std::vector<T> bp(static_cast<size_t>(np) * panel_stride);
+  const Split sp = choose_split(kern, M, np, threads, static_cast<double>(M) * N * K);
+  std::exception_ptr err;
+  const unsigned int csr = FpMode::current();
+#ifdef _OPENMP
+#pragma omp parallel num_threads(sp.nt) if (sp.nt > 1)
+#endif
+  {
+    const FpMode mode(csr);
+#ifdef _OPENMP
+    const int tid = omp_get_thread_num();
+#else
+    const int tid = 0;
+#endif
+    int r0, r1, p0, p1;
+    part(kern, sp, tid, M, np, &r0, &r1, &p0, &p1);
+    // Pack split over panels whatever the product's split.
+    const int q0 = static_cast<int>(static_cast<long>(np) * tid / sp.nt);
+    const int q1 = static_cast<int>(static_cast<long>(np) * (tid + 1) / sp.nt);
+    for (int k0 = 0; k0 < K; k0 += kKC) {
+      const int kc = std::min(kKC, K - k0);
+      try {
+        pack_panels(W, q0, q1, kc, N, B.offset(k0, 0), bp.data(), panel_stride);
+      } catch (...) {
+      }
+#ifdef _OPENMP
+#pragma omp barrier
+#endif
+      try {
+        core(kern, r0, r1, p0, p1, N, kc, A.offset(0, k0), bp.data(), panel_stride, C, c_rs,
+             accumulate || k0 > 0, biaspad);
+      } catch (...) {
+#ifdef _OPENMP
+#pragma omp critical(gru_gemm_err)
+#endif
+        err = std::current_exception();
+      }
+#ifdef _OPENMP
+#pragma omp barrier
+#endif
+    }
+  }
+  if (err) std::rethrow_exception(err);
+}
+
+#define GRU_GEMM_INST(T)                                                                  \
+  template class PackedB<T>;                                                              \
+  template void gemm_packed<T>(const Kernels<T>&, int, int, int, View<T>, const T*, long, \
+                               T*, long, bool, const T*, int);                            \
+  template void gemm<T>(const Kernels<T>&, int, int, int, View<T>, View<T>, T*, long,     \
+                        bool, const T*, int);
+GRU_GEMM_INST(float)
+GRU_GEMM_INST(double)
+
+}  // namespace detail
+}  // namespace gru
