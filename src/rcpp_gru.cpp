@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -164,8 +165,9 @@ Rcpp::List run_backward(const gru::Spec& s, SEXP x, SEXP kernel, SEXP recurrent_
 
   const size_t B = s.batch, T_ = s.timesteps, F = s.input_dim, H = s.units;
   std::vector<T> output(s.return_sequences ? B * T_ * H : B * H), state(B * H);
-  std::vector<T> ws(gru::train_workspace_size(s));
-  gru::forward_train<T>(s, w, in, {output.data(), state.data()}, ws.data());
+  // Uninitialised: forward_train writes all of it (see rcpp_train.cpp).
+  const std::unique_ptr<T[]> ws(new T[gru::train_workspace_size(s)]);
+  gru::forward_train<T>(s, w, in, {output.data(), state.data()}, ws.get());
 
   gru::GradInputs<T> gin;
   gin.output = view<T>(grad_output, gos);
@@ -179,7 +181,7 @@ Rcpp::List run_backward(const gru::Spec& s, SEXP x, SEXP kernel, SEXP recurrent_
   g.recurrent_kernel = du.data();
   g.input_bias = w.input_bias ? dbi.data() : nullptr;
   g.recurrent_bias = w.recurrent_bias ? dbr.data() : nullptr;
-  gru::backward<T>(s, w, in, gin, g, ws.data());
+  gru::backward<T>(s, w, in, gin, g, ws.get());
 
   using Rcpp::IntegerVector;
   using Rcpp::Named;

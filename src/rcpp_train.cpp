@@ -26,7 +26,11 @@ template <typename T>
 struct TrainCache : TrainCacheBase {
   gru::Spec spec;
   std::vector<T> x, kernel, recurrent_kernel, input_bias, recurrent_bias, h0, drop,
-      recurrent_drop, workspace;
+      recurrent_drop;
+  // forward_train writes every element before backward reads it, so the
+  // workspace (8 T B H elements) is left uninitialised: zero-filling it, as
+  // std::vector does, cost a full extra pass over it on every call.
+  std::unique_ptr<T[]> workspace;
   std::vector<int> mask;
   bool used = false;
 
@@ -80,9 +84,9 @@ Rcpp::List train_forward(const gru::Spec& s, SEXP x, SEXP kernel, SEXP recurrent
   }
   const size_t B = s.batch, T_ = s.timesteps, H = s.units;
   std::vector<T> output(s.return_sequences ? B * T_ * H : B * H), state(B * H);
-  cache->workspace.resize(gru::train_workspace_size(s));
+  cache->workspace.reset(new T[gru::train_workspace_size(s)]);
   gru::forward_train<T>(s, cache->weights(), cache->inputs(),
-                        {output.data(), state.data()}, cache->workspace.data());
+                        {output.data(), state.data()}, cache->workspace.get());
   const int b = s.batch, t = s.timesteps, h = s.units;
   Rcpp::XPtr<TrainCacheBase> ptr(cache.release(), true);
   return Rcpp::List::create(
@@ -116,8 +120,8 @@ Rcpp::List train_backward(TrainCache<T>& c, SEXP grad_output, SEXP grad_state,
   g.input_bias = dbi.empty() ? nullptr : dbi.data();
   g.recurrent_bias = dbr.empty() ? nullptr : dbr.data();
   c.used = true;
-  gru::backward<T>(s, c.weights(), c.inputs(), gin, g, c.workspace.data());
-  std::vector<T>().swap(c.workspace);
+  gru::backward<T>(s, c.weights(), c.inputs(), gin, g, c.workspace.get());
+  c.workspace.reset();
 
   using Rcpp::IntegerVector;
   using Rcpp::Named;

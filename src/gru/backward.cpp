@@ -96,6 +96,18 @@ Eigen::Map<const ColMat<T>> mask_block(const T* m, int gates, int gate, Index B,
   return Eigen::Map<const ColMat<T>>(m + block * B * n, B, n);
 }
 
+// out[j] = sum over rows i of a[i * stride + j], j < cols. Row by row, so
+// the reads are contiguous and the inner loop vectorises; each column is
+// still summed in row order, as Eigen's colwise().sum() did. (That, on the
+// row-major workspace, strode down columns one scalar at a time and took
+// ~30% of an S2 train step.) Eigen's row sums vectorise even at -O2.
+template <typename T>
+void column_sums(const T* a, Index rows, Index cols, Index stride, T* out) {
+  Eigen::Map<RowVec<T>> acc(out, cols);
+  acc.setZero();
+  for (Index i = 0; i < rows; ++i) acc += Eigen::Map<const RowVec<T>>(a + i * stride, cols);
+}
+
 }  // namespace
 
 std::size_t train_workspace_size(const Spec& s) {
@@ -592,13 +604,10 @@ void backward(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
                    du + 2 * H * H, H, false, none, s.threads);
     }
   }
-  if (grads.input_bias != nullptr) {
-    Eigen::Map<RowVec<T>>(grads.input_bias, 3 * H) = ws.d.colwise().sum();
-  }
+  if (grads.input_bias != nullptr) column_sums(D, BT, H3, H3, grads.input_bias);
   if (grads.recurrent_bias != nullptr && s.reset_after) {
-    Eigen::Map<RowVec<T>> drb(grads.recurrent_bias, 3 * H);
-    drb.leftCols(2 * H) = ws.d.leftCols(2 * H).colwise().sum();
-    drb.rightCols(H) = ws.c.colwise().sum();
+    column_sums(D, BT, 2 * Hi, H3, grads.recurrent_bias);
+    column_sums(Cw, BT, Hi, Hi, grads.recurrent_bias + 2 * H);
   }
 }
 
