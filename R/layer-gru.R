@@ -587,13 +587,20 @@ with_layer_rng <- function(self, expr) {
   invisible(NULL)
 }
 
-gru_format <- function(self) {
-  cfg <- self$config
-  flags <- c(
+# The sequence options a recurrent layer's print shows (GRU layers, layer_rnn()).
+sequence_flags <- function(cfg) {
+  c(
     if (isTRUE(cfg$return_sequences)) "return_sequences",
     if (isTRUE(cfg$return_state)) "return_state",
     if (isTRUE(cfg$go_backwards)) "go_backwards",
-    if (isTRUE(cfg$stateful)) "stateful",
+    if (isTRUE(cfg$stateful)) "stateful"
+  )
+}
+
+gru_format <- function(self) {
+  cfg <- self$config
+  flags <- c(
+    sequence_flags(cfg),
     if (!isTRUE(cfg$use_bias)) "no bias",
     if (cfg$dropout > 0) paste0("dropout ", cfg$dropout),
     if (cfg$recurrent_dropout > 0) paste0("recurrent_dropout ", cfg$recurrent_dropout)

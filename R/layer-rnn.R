@@ -258,10 +258,7 @@ rnn_reset_state <- function(self, states, call) {
 rnn_format <- function(self) {
   cfg <- self$config
   flags <- c(
-    if (isTRUE(cfg$return_sequences)) "return_sequences",
-    if (isTRUE(cfg$return_state)) "return_state",
-    if (isTRUE(cfg$go_backwards)) "go_backwards",
-    if (isTRUE(cfg$stateful)) "stateful",
+    sequence_flags(cfg),
     if (isTRUE(cfg$zero_output_for_mask)) "zero_output_for_mask"
   )
   c(sprintf("<rnn layer \"%s\">%s", cfg$name,
