@@ -238,18 +238,28 @@ compute_fans <- function(shape) {
   c(shape[length(shape) - 1L] * receptive, shape[length(shape)] * receptive)
 }
 
-# Evaluates `expr` with R's RNG seeded by `seed`, restoring the session's
-# stream afterwards; with seed = NULL it simply evaluates `expr`.
-with_seed <- function(seed, expr) {
-  if (is.null(seed)) return(expr)
+# Evaluates `expr` on a private random stream that starts at `start` (a seed
+# for set.seed(), or a saved .Random.seed), leaving the session's stream as it
+# was. Returns list(value, state), where `state` is the stream after `expr`.
+with_private_rng <- function(start, expr) {
   had <- exists(".Random.seed", envir = globalenv(), inherits = FALSE)
   if (had) old <- get(".Random.seed", envir = globalenv(), inherits = FALSE)
   on.exit(
     if (had) assign(".Random.seed", old, envir = globalenv())
     else rm(".Random.seed", envir = globalenv())
   )
-  set.seed(seed)
-  expr
+  if (length(start) == 1L) set.seed(start) else
+    assign(".Random.seed", start, envir = globalenv())
+  value <- expr
+  list(value = value, state = get(".Random.seed", envir = globalenv(), inherits = FALSE))
+}
+
+# Evaluates `expr` with R's RNG seeded by `seed` (same draws every time),
+# restoring the session's stream afterwards; with seed = NULL it simply
+# evaluates `expr`.
+with_seed <- function(seed, expr) {
+  if (is.null(seed)) return(expr)
+  with_private_rng(seed, expr)$value
 }
 
 truncated_normal_draws <- function(n, mean, sd) {

@@ -411,16 +411,7 @@ gru_prepare_call <- function(self, inputs, mask = NULL, training = NULL,
       class = "gru_error_shape", call = call
     )
   }
-  if (isTRUE(cfg$stateful)) {
-    if (is.null(self$batch_size)) self$batch_size <- b
-    if (b != self$batch_size) {
-      abort_gru(
-        c("Stateful layer {.val {cfg$name}} has a fixed batch size of {self$batch_size}, but {.arg inputs} has {b} row{?s}.",
-          "i" = "Feed batches of {self$batch_size} rows, or create the layer with another {.arg batch_size}."),
-        class = "gru_error_stateful_batch", call = call
-      )
-    }
-  }
+  if (isTRUE(cfg$stateful)) check_stateful_batch(self, b, cfg$name, call)
   mask <- check_mask(mask, b, n_steps, call = call)
   if (!is.null(training) && !(is.logical(training) && length(training) == 1L)) {
     abort_gru(
@@ -484,6 +475,20 @@ gru_prepare_call <- function(self, inputs, mask = NULL, training = NULL,
   list(b = b, n_steps = n_steps, features = features, mask = mask,
        training = training, h0 = h0, drop = drop, act = act, ract = ract,
        engine = engine)
+}
+
+# A stateful layer's batch size is fixed by its first call (or batch_size);
+# another batch size is an error.
+check_stateful_batch <- function(self, b, name, call) {
+  if (is.null(self$batch_size)) self$batch_size <- b
+  if (b != self$batch_size) {
+    abort_gru(
+      c("Stateful layer {.val {name}} has a fixed batch size of {self$batch_size}, but {.arg inputs} has {b} row{?s}.",
+        "i" = "Feed batches of {self$batch_size} rows, or create the layer with another {.arg batch_size}."),
+      class = "gru_error_stateful_batch", call = call
+    )
+  }
+  invisible(b)
 }
 
 # A mask: NULL, or a logical / 0-1 (batch, timesteps) matrix.
@@ -574,16 +579,7 @@ draw_dropout_masks <- function(self, training, b, features) {
 with_layer_rng <- function(self, expr) {
   seed <- self$config$seed
   if (is.null(seed)) return(invisible(expr))
-  had <- exists(".Random.seed", envir = globalenv(), inherits = FALSE)
-  if (had) old <- get(".Random.seed", envir = globalenv(), inherits = FALSE)
-  on.exit(
-    if (had) assign(".Random.seed", old, envir = globalenv())
-    else rm(".Random.seed", envir = globalenv())
-  )
-  if (is.null(self$rng)) set.seed(seed) else
-    assign(".Random.seed", self$rng, envir = globalenv())
-  force(expr)
-  self$rng <- get(".Random.seed", envir = globalenv(), inherits = FALSE)
+  self$rng <- with_private_rng(self$rng %||% seed, expr)$state
   invisible(NULL)
 }
 

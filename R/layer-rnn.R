@@ -145,16 +145,7 @@ rnn_forward <- function(self, inputs, mask = NULL, training = NULL,
   check_sequence_input(inputs, arg = "inputs", call = call)
   d <- dim(inputs)
   b <- d[1L]
-  if (isTRUE(cfg$stateful)) {
-    if (is.null(self$batch_size)) self$batch_size <- b
-    if (b != self$batch_size) {
-      abort_gru(
-        c("Stateful layer {.val {cfg$name}} has a fixed batch size of {self$batch_size}, but {.arg inputs} has {b} row{?s}.",
-          "i" = "Feed batches of {self$batch_size} rows, or create the layer with another {.arg batch_size}."),
-        class = "gru_error_stateful_batch", call = call
-      )
-    }
-  }
+  if (isTRUE(cfg$stateful)) check_stateful_batch(self, b, cfg$name, call)
   mask <- check_mask(mask, b, d[2L], call = call)
   states0 <- vector("list", n)
   if (!is.null(initial_state)) {

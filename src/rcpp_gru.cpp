@@ -142,14 +142,6 @@ Rcpp::List run_forward(const gru::Spec& s, SEXP x, SEXP kernel, SEXP recurrent_k
   return make_result(s, output, state);
 }
 
-// A numeric vector with R dims, filled from the engine's T buffer.
-template <typename T>
-Rcpp::NumericVector to_r(const std::vector<T>& v, Rcpp::IntegerVector dim) {
-  Rcpp::NumericVector out(v.begin(), v.end());
-  if (dim.size() > 1) out.attr("dim") = dim;
-  return out;
-}
-
 // forward_train + backward in precision T: the forward's output and state and
 // every gradient, in R's layout.
 template <typename T>

@@ -1,10 +1,13 @@
-// The R-side description of a GRU call (dims = c(B, T, F, H) and the options
-// list built by gru_prepare_call() in R/layer-gru.R) as an engine Spec. Shared
-// by the forward glue (rcpp_gru.cpp) and the training glue (rcpp_train.cpp).
+// Helpers shared by the forward glue (rcpp_gru.cpp) and the training glue
+// (rcpp_train.cpp): the R-side description of a GRU call (dims = c(B, T, F, H)
+// and the options list built by gru_prepare_call() in R/layer-gru.R) as an
+// engine Spec, and engine buffers back as R arrays.
 #ifndef GRU_RCPP_SPEC_H
 #define GRU_RCPP_SPEC_H
 
 #include <Rcpp.h>
+
+#include <vector>
 
 #include "gru/gru.h"
 
@@ -25,6 +28,15 @@ inline gru::Spec make_spec(const Rcpp::IntegerVector& dims, const Rcpp::List& op
   s.recurrent_dropout_gates = Rcpp::as<int>(opt["recurrent_dropout_gates"]);
   s.threads = Rcpp::as<int>(opt["threads"]);
   return s;
+}
+
+// A numeric vector with R dims (a plain vector when dim has one entry),
+// filled from the engine's T buffer.
+template <typename T>
+Rcpp::NumericVector to_r(const std::vector<T>& v, Rcpp::IntegerVector dim) {
+  Rcpp::NumericVector out(v.begin(), v.end());
+  if (dim.size() > 1) out.attr("dim") = dim;
+  return out;
 }
 
 #endif  // GRU_RCPP_SPEC_H

@@ -57,13 +57,6 @@ void copy_in(SEXP x, std::vector<T>& to) {
 }
 
 template <typename T>
-Rcpp::NumericVector as_r(const std::vector<T>& v, Rcpp::IntegerVector dim) {
-  Rcpp::NumericVector out(v.begin(), v.end());
-  if (dim.size() > 1) out.attr("dim") = dim;
-  return out;
-}
-
-template <typename T>
 Rcpp::List train_forward(const gru::Spec& s, SEXP x, SEXP kernel, SEXP recurrent_kernel,
                          SEXP input_bias, SEXP recurrent_bias, SEXP mask,
                          SEXP initial_state, SEXP dropout_mask,
@@ -91,9 +84,9 @@ Rcpp::List train_forward(const gru::Spec& s, SEXP x, SEXP kernel, SEXP recurrent
   Rcpp::XPtr<TrainCacheBase> ptr(cache.release(), true);
   return Rcpp::List::create(
       Rcpp::Named("output") =
-          as_r(output, s.return_sequences ? Rcpp::IntegerVector::create(b, t, h)
+          to_r(output, s.return_sequences ? Rcpp::IntegerVector::create(b, t, h)
                                           : Rcpp::IntegerVector::create(b, h)),
-      Rcpp::Named("state") = as_r(state, Rcpp::IntegerVector::create(b, h)),
+      Rcpp::Named("state") = to_r(state, Rcpp::IntegerVector::create(b, h)),
       Rcpp::Named("cache") = ptr);
 }
 
@@ -127,15 +120,15 @@ Rcpp::List train_backward(TrainCache<T>& c, SEXP grad_output, SEXP grad_state,
   using Rcpp::Named;
   const int b = s.batch, t = s.timesteps, f = s.input_dim, h = s.units;
   return Rcpp::List::create(
-      Named("inputs") = need_inputs ? SEXP(as_r(dx, IntegerVector::create(b, t, f)))
+      Named("inputs") = need_inputs ? SEXP(to_r(dx, IntegerVector::create(b, t, f)))
                                     : R_NilValue,
-      Named("initial_state") = as_r(dh0, IntegerVector::create(b, h)),
-      Named("kernel") = as_r(dk, IntegerVector::create(f, 3 * h)),
-      Named("recurrent_kernel") = as_r(du, IntegerVector::create(h, 3 * h)),
+      Named("initial_state") = to_r(dh0, IntegerVector::create(b, h)),
+      Named("kernel") = to_r(dk, IntegerVector::create(f, 3 * h)),
+      Named("recurrent_kernel") = to_r(du, IntegerVector::create(h, 3 * h)),
       Named("input_bias") =
-          dbi.empty() ? R_NilValue : SEXP(as_r(dbi, IntegerVector::create(3 * h))),
+          dbi.empty() ? R_NilValue : SEXP(to_r(dbi, IntegerVector::create(3 * h))),
       Named("recurrent_bias") =
-          dbr.empty() ? R_NilValue : SEXP(as_r(dbr, IntegerVector::create(3 * h))));
+          dbr.empty() ? R_NilValue : SEXP(to_r(dbr, IntegerVector::create(3 * h))));
 }
 
 }  // namespace
