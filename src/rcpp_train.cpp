@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "gru/backward.h"
+#include "gru/buffer.h"
 #include "gru/gru.h"
 #include "rcpp_spec.h"
 
@@ -29,8 +30,9 @@ struct TrainCache : TrainCacheBase {
       recurrent_drop;
   // forward_train writes every element before backward reads it, so the
   // workspace (8 T B H elements) is left uninitialised: zero-filling it, as
-  // std::vector does, cost a full extra pass over it on every call.
-  std::unique_ptr<T[]> workspace;
+  // std::vector does, cost a full extra pass over it on every call. It is
+  // mapped with huge pages where the system allows (gru/buffer.h).
+  gru::LargeArray<T> workspace;
   std::vector<int> mask;
   bool used = false;
 
@@ -77,7 +79,7 @@ Rcpp::List train_forward(const gru::Spec& s, SEXP x, SEXP kernel, SEXP recurrent
   }
   const size_t B = s.batch, T_ = s.timesteps, H = s.units;
   std::vector<T> output(s.return_sequences ? B * T_ * H : B * H), state(B * H);
-  cache->workspace.reset(new T[gru::train_workspace_size(s)]);
+  cache->workspace.allocate(gru::train_workspace_size(s));
   gru::forward_train<T>(s, cache->weights(), cache->inputs(),
                         {output.data(), state.data()}, cache->workspace.get());
   const int b = s.batch, t = s.timesteps, h = s.units;
@@ -114,7 +116,7 @@ Rcpp::List train_backward(TrainCache<T>& c, SEXP grad_output, SEXP grad_state,
   g.recurrent_bias = dbr.empty() ? nullptr : dbr.data();
   c.used = true;
   gru::backward<T>(s, c.weights(), c.inputs(), gin, g, c.workspace.get());
-  c.workspace.reset();
+  c.workspace.release();
 
   using Rcpp::IntegerVector;
   using Rcpp::Named;
