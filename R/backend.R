@@ -9,7 +9,10 @@
 #'
 #' @returns `backend_info()`: a list with `cuda_built` (logical),
 #'   `cuda_runtime_version` and `cudnn_version` (integers, 0 when not built),
-#'   `gpu_count` and `gpu_names`. `cuda_is_available()`: a single logical.
+#'   `gpu_count`, `gpu_names` and `cpu_kernels`, the instruction set of the
+#'   CPU kernels in use (`"avx512"`, `"avx2"` or `"generic"`: the widest the
+#'   CPU supports, chosen at run time; the environment variable `GRU_ISA`, set
+#'   before gru first runs, caps it). `cuda_is_available()`: a single logical.
 #' @family backend
 #' @export
 #' @examples
@@ -37,7 +40,8 @@ backend_facts <- function() {
     cuda_runtime_version = raw$cuda_runtime_version,
     cudnn_version = raw$cudnn_version,
     gpu_count = length(raw$devices),
-    gpu_names = as.character(raw$devices)
+    gpu_names = as.character(raw$devices),
+    cpu_kernels = raw$cpu_kernels
   )
   the$backend_facts
 }
@@ -60,6 +64,7 @@ print.gru_backend_info <- function(x, ...) {
   } else {
     cat("  GPUs usable: none\n")
   }
+  cat("  CPU kernels: ", x$cpu_kernels, "\n", sep = "")
   invisible(x)
 }
 

@@ -14,6 +14,7 @@
 #include "gru/backward.h"
 #include "gru/cuda.h"
 #include "gru/gru.h"
+#include "gru/kernels.h"
 #include "rcpp_spec.h"
 
 namespace {
@@ -275,7 +276,8 @@ Rcpp::List cpp_backend_info() {
       Rcpp::Named("cuda_built") = b.built,
       Rcpp::Named("cuda_runtime_version") = b.cuda_runtime_version,
       Rcpp::Named("cudnn_version") = b.cudnn_version,
-      Rcpp::Named("devices") = Rcpp::CharacterVector(devs.begin(), devs.end()));
+      Rcpp::Named("devices") = Rcpp::CharacterVector(devs.begin(), devs.end()),
+      Rcpp::Named("cpu_kernels") = std::string(gru::detail::select_kernels<float>().isa));
 }
 
 // TRUE when a double vector holds no NA, NaN or Inf: one pass over the bits

@@ -77,6 +77,12 @@ class FlushSubnormals {
 #endif
 };
 
+// Activations whose derivative follows from their output (the fused row
+// kernels' case).
+inline bool from_output(Activation a) {
+  return a == Activation::kSigmoid || a == Activation::kTanh;
+}
+
 // The workspace blocks, as maps.
 template <typename T>
 struct Work {
@@ -306,13 +312,24 @@ void forward_train(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
     }
   }
 
-  // U per gate (H x H each), packed once.
-  detail::PackedB<T> up[3];
+  // U packed once: whole (H x 3H) where the gates' products share their left
+  // operand (one product per step packs it once), per gate (H x H) where
+  // they do not (three recurrent dropout masks; reset_after = FALSE's h gate).
+  const bool shared = s.recurrent_dropout_gates != 3;
+  detail::PackedB<T> uall, up[3];
+  if (shared) {
+    uall.pack(kern, int(H), H3, View<T>(w.recurrent_kernel, 1, H), s.threads);
+  }
   for (int g = 0; g < 3; ++g) {
+    if (shared && (s.reset_after || g < 2)) continue;
     up[g].pack(kern, int(H), int(H), View<T>(w.recurrent_kernel + g * H * H, 1, H),
                s.threads);
   }
   const int nt = row_threads(s, kern);
+  // Sigmoid and tanh (the defaults) take the fused row kernels, their
+  // derivatives computed from their outputs; other activations the general
+  // code below.
+  const bool fused = from_output(s.activation) && from_output(s.recurrent_activation);
 
   for_rows(int(B), kern.MR, nt, [&](Index b0, Index nb) {
     RowMat<T> h(nb, H), h_new(nb, H), hu(nb, 3 * H), pre(nb, 3 * H), hd(nb, H);
@@ -334,21 +351,19 @@ void forward_train(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
                           static_cast<const T*>(nullptr), 1);
     };
     auto recurrent_product = [&](int g0, int g1) {
-      if (s.recurrent_dropout_gates == 3) {
+      if (!shared) {
         for (int g = g0; g < g1; ++g) product(dropped_state(g).data(), H, g);
       } else {
-        const T* a = dropped_state(g0).data();
-        for (int g = g0; g < g1; ++g) product(a, H, g);
+        detail::gemm_packed(kern, int(nb), int((g1 - g0) * H), int(H),
+                            View<T>(dropped_state(g0).data(), H, 1), uall.rows(0),
+                            uall.panel_stride, hu.data() + g0 * H, H3, false,
+                            static_cast<const T*>(nullptr), 1);
       }
     };
 
-    for (Index k = 0; k < T_; ++k) {
-      const Index t = s.go_backwards ? T_ - 1 - k : k;
-      auto xpt = ws.d.block(t * B + b0, 0, nb, 3 * H);
-      auto gt = ws.g.block(t * B + b0, 0, nb, 3 * H);
-      auto ct = ws.c.block(t * B + b0, 0, nb, H);
-      ws.s.block(t * B + b0, 0, nb, H) = h;
-
+    // Any activations: the gates, their derivatives from the pre-activations
+    // (activation_derivative) and the new state.
+    auto general_step = [&](auto& xpt, auto& gt, auto& ct) {
       if (s.reset_after) {
         recurrent_product(0, 3);
         if (w.recurrent_bias != nullptr) {
@@ -381,6 +396,40 @@ void forward_train(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
 
       h_new = gt.leftCols(H).array() * h.array() +
               (T(1) - gt.leftCols(H).array()) * gt.rightCols(H).array();
+    };
+
+    for (Index k = 0; k < T_; ++k) {
+      const Index t = s.go_backwards ? T_ - 1 - k : k;
+      auto xpt = ws.d.block(t * B + b0, 0, nb, 3 * H);
+      auto gt = ws.g.block(t * B + b0, 0, nb, 3 * H);
+      auto ct = ws.c.block(t * B + b0, 0, nb, H);
+      ws.s.block(t * B + b0, 0, nb, H) = h;
+
+      if (fused && s.reset_after) {
+        recurrent_product(0, 3);
+        const T* rb = w.recurrent_bias;
+        for (Index b = 0; b < nb; ++b) {
+          kern.train_gates(s.recurrent_activation, 2 * H, &xpt(b, 0), &hu(b, 0), rb, &gt(b, 0));
+          kern.train_candidate(s.activation, H, &xpt(b, 2 * H), &hu(b, 2 * H),
+                               rb != nullptr ? rb + 2 * H : nullptr, &gt(b, 0), &gt(b, H),
+                               &gt(b, 2 * H), &ct(b, 0), &h(b, 0), &h_new(b, 0));
+        }
+      } else if (fused) {
+        recurrent_product(0, 2);
+        for (Index b = 0; b < nb; ++b) {
+          kern.train_gates(s.recurrent_activation, 2 * H, &xpt(b, 0), &hu(b, 0), nullptr,
+                           &gt(b, 0));
+        }
+        ct = gt.middleCols(H, H).cwiseProduct(dropped_state(2));
+        product(&ct(0, 0), H, 2);
+        for (Index b = 0; b < nb; ++b) {
+          kern.train_gates(s.activation, H, &xpt(b, 2 * H), &hu(b, 2 * H), nullptr,
+                           &gt(b, 2 * H));
+          kern.train_state(H, &gt(b, 0), &gt(b, 2 * H), &h(b, 0), &h_new(b, 0));
+        }
+      } else {
+        general_step(xpt, gt, ct);
+      }
 
       const bool last = k == T_ - 1;
       for (Index b = 0; b < nb; ++b) {
@@ -457,21 +506,27 @@ void backward(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
 
       auto z = gt.leftCols(H).array();
       auto r = gt.middleCols(H, H).array();
-      dt.leftCols(H).array() *= dh_new.array() * (st.array() - gt.rightCols(H).array());
-      dt.rightCols(H).array() *= dh_new.array() * (T(1) - z);
+      // d_z, d_h and (reset_after) d_r, dL/d(h U_h + c_h) into c; a masked
+      // row's gate gradients are zero.
       for (Index b = 0; b < nb; ++b) {
-        if (!keep(b)) {
+        if (keep(b)) {
+          kern.train_back_gates(H, s.reset_after, &gt(b, 0), &dt(b, 0), &ct(b, 0), &st(b, 0),
+                                &dh_new(b, 0));
+        } else {
           dt.row(b).setZero();
           if (s.reset_after) ct.row(b).setZero();
         }
       }
+      // dh = back + dh_new * z
+      auto carry = [&]() {
+        for (Index b = 0; b < nb; ++b) {
+          kern.train_back_state(H, &back(b, 0), &dh_new(b, 0), &gt(b, 0), &dh(b, 0));
+        }
+      };
 
       auto dar = dt.middleCols(H, H);
-      auto dah = dt.rightCols(H);
       const T* dz = &dt(0, 0);
       if (s.reset_after) {
-        dar.array() *= dah.array() * ct.array();
-        ct.array() = dah.array() * r;  // now dL/d(h U_h + c_h)
         if (rg == 3) {
           product(dz, H3, 0, Hi, back.data(), false);
           dh = back.cwiseProduct(rmask(0));
@@ -479,11 +534,12 @@ void backward(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
           dh += back.cwiseProduct(rmask(1));
           product(&ct(0, 0), H, 2 * Hi, Hi, back.data(), false);
           dh += back.cwiseProduct(rmask(2));
+          dh.array() += dh_new.array() * z;
         } else {
           product(dz, H3, 0, 2 * Hi, back.data(), false);
           product(&ct(0, 0), H, 2 * Hi, Hi, back.data(), true);
           if (rg == 1) back.array() *= rmask(0).array();
-          dh = back;
+          carry();
         }
       } else {
         product(dz + 2 * H, H3, 2 * Hi, Hi, drh.data(), false);  // dL/d(r * h_h)
@@ -498,14 +554,14 @@ void backward(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
           product(dz + H, H3, Hi, Hi, back.data(), false);
           dh += back.cwiseProduct(rmask(1));
           dh.array() += drh.array() * r * rmask(2).array();
+          dh.array() += dh_new.array() * z;
         } else {
           product(dz, H3, 0, 2 * Hi, back.data(), false);
           back.array() += drh.array() * r;
           if (rg == 1) back.array() *= rmask(0).array();
-          dh = back;
+          carry();
         }
       }
-      dh.array() += dh_new.array() * z;
       for (Index b = 0; b < nb; ++b) {
         if (!keep(b)) dh.row(b) = dh_new.row(b);
       }

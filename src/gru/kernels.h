@@ -73,6 +73,32 @@ struct Kernels {
   void (*epilogue)(const EpilogueArgs<T>& a) = nullptr;
   // Elementwise activation using the kernel's vector code where it has one.
   void (*activate)(Activation a, T* x, long n) = nullptr;
+
+  // Row kernels of the training path (backward.cpp) for the default
+  // activations: `act` and `ract` each sigmoid or tanh, whose derivatives
+  // follow from their outputs (callers use the general code otherwise).
+  // Every pointer is one row of n contiguous elements; gate blocks of a
+  // row-major workspace row (z, r, h) are n apart.
+  //
+  // train_gates: g = f(xp + (hu + bias)), xp = f'(that) (xp holds the
+  //   projection in, the derivative out), for n gate columns; bias may be null.
+  void (*train_gates)(Activation f, long n, T* xp, const T* hu, const T* bias,
+                      T* g) = nullptr;
+  // train_candidate (reset_after): c = hu_h + bias_h, g_h = f(xp_h + r * c),
+  //   xp_h = f'(that); then h_new = z * h + (1 - z) * g_h. bias_h may be null.
+  void (*train_candidate)(Activation f, long n, T* xp_h, const T* hu_h, const T* bias_h,
+                          const T* z, const T* r, T* g_h, T* c, const T* h,
+                          T* h_new) = nullptr;
+  // train_state: h_new = z * h + (1 - z) * hh.
+  void (*train_state)(long n, const T* z, const T* hh, const T* h, T* h_new) = nullptr;
+  // train_back_gates: with d = [f'_z f'_r f'_h] and dh_new, the gradients
+  //   d_z = f'_z * dh_new * (s - hh), d_h = f'_h * dh_new * (1 - z) and,
+  //   with reset_after, d_r = f'_r * d_h * c, then c = d_h * r.
+  void (*train_back_gates)(long n, bool reset_after, const T* g, T* d, T* c, const T* s,
+                           const T* dh_new) = nullptr;
+  // train_back_state: dh = back + dh_new * z.
+  void (*train_back_state)(long n, const T* back, const T* dh_new, const T* z,
+                           T* dh) = nullptr;
 };
 
 // Chooses the widest instruction set the CPU supports; the environment

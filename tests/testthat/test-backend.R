@@ -12,8 +12,10 @@ test_that("backend_info() reports the build and the GPUs separately", {
   expect_type(info$cuda_built, "logical")
   expect_type(info$gpu_count, "integer")
   expect_length(info$gpu_names, info$gpu_count)
+  expect_true(info$cpu_kernels %in% c("generic", "avx2", "avx512"))
   expect_identical(cuda_is_available(), isTRUE(info$cuda_built) && info$gpu_count > 0L)
   expect_output(print(info), "built with")
+  expect_output(print(info), paste("CPU kernels:", info$cpu_kernels))
 })
 
 test_that("the default configuration is cuDNN-eligible", {

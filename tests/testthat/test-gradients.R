@@ -106,6 +106,57 @@ test_that("gradients match finite differences for both reset_after conventions",
   }
 })
 
+test_that("gradients match finite differences with units that fill whole vectors", {
+  # H = 20: whole SIMD vectors plus a tail at every width (16 or 8 floats,
+  # 8 or 4 doubles), so the fused row kernels run both paths; the defaults
+  # (tanh, sigmoid) take them, masks and dropout the branches around them.
+  for (ra in c(TRUE, FALSE)) {
+    expect_gradients_match(reset_after = ra, return_sequences = TRUE, B = 3L, T = 5L,
+                           F = 2L, H = 20L, initial_state = TRUE,
+                           mask = matrix(c(TRUE, TRUE, FALSE), 3, 5))
+    expect_gradients_match(reset_after = ra, return_sequences = FALSE, B = 3L, T = 5L,
+                           F = 2L, H = 20L, dropout = 0.3, recurrent_dropout = 0.3,
+                           training = TRUE, seed = 3)
+  }
+})
+
+test_that("every instruction set gives the same forward pass and gradients", {
+  skip_if_not_installed("callr")
+  # GRU_ISA caps the kernel set for a process; it is read once, so each set
+  # runs in a fresh R session and is compared with this session's choice.
+  run <- function(ra, dtype) {
+    set.seed(5)
+    layer <- gru::layer_gru(units = 21, reset_after = ra, dtype = dtype,
+                            return_sequences = TRUE, input_shape = c(6, 5))
+    w <- lapply(layer$get_weights(), function(w) w + stats::rnorm(length(w), sd = 0.2))
+    layer$set_weights(w)
+    x <- array(stats::rnorm(9 * 6 * 5), c(9, 6, 5))
+    mask <- matrix(TRUE, 9, 6)
+    mask[2, 4:6] <- FALSE
+    mask[7, 1] <- FALSE
+    go <- array(stats::rnorm(9 * 6 * 21), c(9, 6, 21))
+    list(isa = gru::backend_info()$cpu_kernels, output = layer(x, mask = mask),
+         grads = gru::layer_gradients(layer, x, go, mask = mask))
+  }
+  for (ra in c(TRUE, FALSE)) {
+    for (dtype in c("float32", "float64")) {
+      here <- run(ra, dtype)
+      for (isa in c("generic", "avx2")) {
+        there <- callr::r(
+          function(run, ra, dtype) run(ra, dtype),
+          args = list(run = run, ra = ra, dtype = dtype),
+          env = c(callr::rcmd_safe_env(), GRU_ISA = isa), libpath = .libPaths()
+        )
+        # A cap, not a choice: a CPU without AVX2 stays generic.
+        sets <- c("generic", "avx2", "avx512")
+        expect_identical(there$isa, sets[min(match(c(isa, here$isa), sets))])
+        tol <- if (dtype == "float32") 1e-5 else 1e-12
+        expect_equal(there[-1], here[-1], tolerance = tol, info = paste(isa, ra, dtype))
+      }
+    }
+  }
+})
+
 test_that("gradients match finite differences for every activation", {
   acts <- setdiff(gru_activations(), c("swish", "hard_swish"))
   for (a in acts) {
