@@ -37,3 +37,7 @@ cpp_gru_train_backward <- function(cache, grad_output, grad_state, need_inputs) 
     .Call(`_gru_cpp_gru_train_backward`, cache, grad_output, grad_state, need_inputs)
 }
 
+cpp_train_release <- function() {
+    invisible(.Call(`_gru_cpp_train_release`))
+}
+

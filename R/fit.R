@@ -209,6 +209,9 @@ fit.gru_model <- function(object, x = NULL, y = NULL, batch_size = 32, epochs = 
   ctx$params <- history$params
   run_callbacks(callbacks, "on_train_begin", ctx, NULL, list())
 
+  # The GRU layers keep one training workspace between steps (a fresh one
+  # costs page faults and zeroing every batch); it goes when fit() does.
+  on.exit(cpp_train_release(), add = TRUE)
   epoch <- 0L
   batch <- 0L
   interrupted <- FALSE
@@ -299,6 +302,11 @@ evaluate.gru_model <- function(object, x = NULL, y = NULL, batch_size = 32,
 #' keras3's `train_on_batch()`: one optimizer update on `x` and `y` taken as
 #' a single batch. Returns the batch's loss and metrics, computed during the
 #' forward pass (before the update), as Keras does.
+#'
+#' Between calls, gru keeps the last training step's workspace (the per-step
+#' gate values of each GRU layer, 32 bytes per unit, timestep and sequence in
+#' float32) for the next step, as loops of `train_on_batch()` repeat one shape;
+#' [fit()][fit.gru_model] frees it when it returns.
 #'
 #' @param object A compiled sequential model.
 #' @param x,y One batch of inputs and targets, as for [fit()][fit.gru_model].

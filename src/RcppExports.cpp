@@ -150,6 +150,15 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_train_release
+void cpp_train_release();
+RcppExport SEXP _gru_cpp_train_release() {
+BEGIN_RCPP
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    cpp_train_release();
+    return R_NilValue;
+END_RCPP
+}
 
 static const R_CallMethodDef CallEntries[] = {
     {"_gru_cpp_gru_forward", (DL_FUNC) &_gru_cpp_gru_forward, 13},
@@ -161,6 +170,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_gru_cpp_all_finite", (DL_FUNC) &_gru_cpp_all_finite, 1},
     {"_gru_cpp_gru_train_forward", (DL_FUNC) &_gru_cpp_gru_train_forward, 12},
     {"_gru_cpp_gru_train_backward", (DL_FUNC) &_gru_cpp_gru_train_backward, 4},
+    {"_gru_cpp_train_release", (DL_FUNC) &_gru_cpp_train_release, 0},
     {NULL, NULL, 0}
 };
 

@@ -51,6 +51,28 @@ struct TrainCache : TrainCacheBase {
   }
 };
 
+// The workspace of the last finished backward pass, kept for the next
+// training step: fit() runs the same shapes batch after batch, and a fresh
+// mapping costs the kernel's page faults and zeroing on every step (~10% of
+// an S3 step even with huge pages). At most one per precision, reused only if
+// large enough; cpp_train_release() frees it (fit() calls it on exit).
+template <typename T>
+gru::LargeArray<T>& spare_workspace() {
+  static gru::LargeArray<T> spare;
+  return spare;
+}
+
+template <typename T>
+void take_workspace(gru::LargeArray<T>& ws, std::size_t n) {
+  gru::LargeArray<T>& spare = spare_workspace<T>();
+  if (spare.size() >= n) {
+    ws.swap(spare);
+  } else {
+    spare.release();
+    ws.allocate(n);
+  }
+}
+
 template <typename T>
 void copy_in(SEXP x, std::vector<T>& to) {
   if (Rf_isNull(x)) return;
@@ -79,7 +101,7 @@ Rcpp::List train_forward(const gru::Spec& s, SEXP x, SEXP kernel, SEXP recurrent
   }
   const size_t B = s.batch, T_ = s.timesteps, H = s.units;
   std::vector<T> output(s.return_sequences ? B * T_ * H : B * H), state(B * H);
-  cache->workspace.allocate(gru::train_workspace_size(s));
+  take_workspace(cache->workspace, gru::train_workspace_size(s));
   gru::forward_train<T>(s, cache->weights(), cache->inputs(),
                         {output.data(), state.data()}, cache->workspace.get());
   const int b = s.batch, t = s.timesteps, h = s.units;
@@ -116,6 +138,7 @@ Rcpp::List train_backward(TrainCache<T>& c, SEXP grad_output, SEXP grad_state,
   g.recurrent_bias = dbr.empty() ? nullptr : dbr.data();
   c.used = true;
   gru::backward<T>(s, c.weights(), c.inputs(), gin, g, c.workspace.get());
+  spare_workspace<T>().swap(c.workspace);  // keep it for the next step
   c.workspace.release();
 
   using Rcpp::IntegerVector;
@@ -169,4 +192,11 @@ Rcpp::List cpp_gru_train_backward(SEXP cache, SEXP grad_output, SEXP grad_state,
   auto* f = dynamic_cast<TrainCache<float>*>(ptr.get());
   if (f == nullptr) throw gru::Error("not a GRU training cache");
   return train_backward(*f, grad_output, grad_state, need_inputs);
+}
+
+// Frees the workspace kept between training steps (see spare_workspace()).
+// [[Rcpp::export]]
+void cpp_train_release() {
+  spare_workspace<float>().release();
+  spare_workspace<double>().release();
 }

@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <new>
+#include <utility>
 
 #if defined(__linux__)
 #include <sys/mman.h>
@@ -32,6 +33,7 @@ class LargeArray {
   void allocate(std::size_t n) {
     release();
     if (n == 0) return;
+    size_ = n;
     const std::size_t bytes = n * sizeof(T);
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
     if (bytes >= kHuge) {
@@ -55,6 +57,7 @@ class LargeArray {
   }
 
   void release() {
+    size_ = 0;
     if (data_ == nullptr) return;
 #if defined(__linux__)
     if (mapped_ != 0) {
@@ -70,12 +73,21 @@ class LargeArray {
   }
 
   T* get() const { return data_; }
+  std::size_t size() const { return size_; }
+
+  void swap(LargeArray& o) noexcept {
+    std::swap(data_, o.data_);
+    std::swap(base_, o.base_);
+    std::swap(mapped_, o.mapped_);
+    std::swap(size_, o.size_);
+  }
 
  private:
   static constexpr std::size_t kHuge = std::size_t(2) << 20;
   T* data_ = nullptr;
   void* base_ = nullptr;  // the mapping, when mapped_ != 0
   std::size_t mapped_ = 0;
+  std::size_t size_ = 0;  // elements allocated
 };
 
 }  // namespace gru
