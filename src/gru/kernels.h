@@ -96,6 +96,8 @@ struct Kernels {
   //   with reset_after, d_r = f'_r * d_h * c, then c = d_h * r.
   void (*train_back_gates)(long n, bool reset_after, const T* g, T* d, T* c, const T* s,
                            const T* dh_new) = nullptr;
+  // add_to: acc += row.
+  void (*add_to)(long n, const T* row, T* acc) = nullptr;
   // train_back_state: dh = back + dh_new * z.
   void (*train_back_state)(long n, const T* back, const T* dh_new, const T* z,
                            T* dh) = nullptr;

@@ -86,6 +86,32 @@ test_that("the engine matches the R reference with dropout, masks and both reset
   }
 })
 
+test_that("the thread count does not change gradients", {
+  # Batch 32 and 48 units: large enough that the training path splits the
+  # rows between two threads and adds their bias partial sums.
+  set.seed(4)
+  x <- array(stats::rnorm(32 * 6 * 5), c(32, 6, 5))
+  mask <- random_mask(32, 6)
+  for (reset_after in c(TRUE, FALSE)) {
+    for (dtype in c("float32", "float64")) {
+      grads <- function(threads) {
+        old <- gru_threads(threads)
+        on.exit(gru_threads(old))
+        set.seed(9)
+        layer <- layer_gru(units = 48, reset_after = reset_after, dtype = dtype,
+                           return_sequences = TRUE, input_shape = c(6, 5))
+        go <- array(stats::rnorm(32 * 6 * 48), c(32, 6, 48))
+        layer_gradients(layer, x, go, mask = mask)
+      }
+      one <- grads(1)
+      two <- grads(2)
+      expect_true(all(one$input_bias != 0))
+      tol <- if (dtype == "float32") 1e-5 else 1e-12
+      expect_equal(two, one, tolerance = tol, info = paste(reset_after, dtype))
+    }
+  }
+})
+
 test_that("gru_threads() gets and sets the thread count", {
   old <- gru_threads()
   on.exit(options(gru.threads = NULL))
