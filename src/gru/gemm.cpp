@@ -107,8 +107,12 @@ inline void copy_run<float>(const float* src, int m, float* dst) {
 template <typename T>
 void core(const Kernels<T>& kern, int r0, int r1, int p0, int p1, int N, int K, View<T> A,
           const T* bp, long panel_stride, T* C, long c_rs, bool accumulate,
-          const T* biaspad) {
+          const T* biaspad, bool direct_a = false) {
   if (r0 >= r1 || p0 >= p1 || K <= 0) return;
+  // A row-major A the tile can read in place (direct_a: the per-step
+  // products, whose A is a few rows already in cache) is not packed: the
+  // tile broadcasts from MR row pointers either way.
+  const bool in_place = direct_a && A.cs == 1;
   const int W = kern.W, MR = kern.MR, P3 = 3 * W;
   const int kcmax = std::min(K, kKC);
   T* ap = scratch<T>(static_cast<size_t>(kMC + MR) * kcmax, 0);
@@ -120,7 +124,7 @@ void core(const Kernels<T>& kern, int r0, int r1, int p0, int p1, int N, int K, 
       const int mc = std::min(kMC, r1 - m0);
       const int ns = (mc + MR - 1) / MR;
       // Pack A rows [m0, m0 + mc) x [k0, k0 + kc): sliver s at ap + s*kc*MR.
-      for (int s = 0; s < ns; ++s) {
+      for (int s = 0; s < ns && !in_place; ++s) {
         T* dst = ap + static_cast<long>(s) * kc * MR;
         const int m = std::min(MR, mc - s * MR);
         if (A.rs == 1 && A.cs != 1) {  // A^T of a row-major matrix: k outer
@@ -152,16 +156,18 @@ void core(const Kernels<T>& kern, int r0, int r1, int p0, int p1, int N, int K, 
         const T* bias = (biaspad != nullptr && !acc) ? biaspad + col0 : nullptr;
         for (int s = 0; s < ns; ++s) {
           const int m = std::min(MR, mc - s * MR);
-          const T* as = ap + static_cast<long>(s) * kc * MR;
+          const T* as = in_place ? A.p + static_cast<long>(m0 + s * MR) * A.rs + k0
+                                 : ap + static_cast<long>(s) * kc * MR;
+          const long a_rs = in_place ? A.rs : 1, a_ks = in_place ? 1 : MR;
           T* cp = C + static_cast<long>(m0 + s * MR) * c_rs + col0;
           if (full) {
-            kern.tile(m, 0, ng, kc, as, 1, MR, bpk, cp, c_rs, bias, acc);
+            kern.tile(m, 0, ng, kc, as, a_rs, a_ks, bpk, cp, c_rs, bias, acc);
           } else {
             if (acc) {
               for (int i = 0; i < m; ++i)
                 std::copy(cp + i * c_rs, cp + i * c_rs + valid, edge + i * P3);
             }
-            kern.tile(m, 0, ng, kc, as, 1, MR, bpk, edge, P3, bias, acc);
+            kern.tile(m, 0, ng, kc, as, a_rs, a_ks, bpk, edge, P3, bias, acc);
             for (int i = 0; i < m; ++i)
               std::copy(edge + i * P3, edge + i * P3 + valid, cp + i * c_rs);
           }
@@ -226,7 +232,11 @@ void pack_panels(int W, int p0, int p1, int K, int N, View<T> b, T* out, long pa
       for (int k = 0; k < K; ++k) {
         T* d = dst + static_cast<long>(k) * P3;
         const T* src = b.p + static_cast<long>(k) * b.rs + static_cast<long>(col0) * b.cs;
-        for (int j = 0; j < valid; ++j) d[j] = src[j * b.cs];
+        if (b.cs == 1) {  // a contiguous run (a row-major workspace): a copy
+          std::copy(src, src + valid, d);
+        } else {
+          for (int j = 0; j < valid; ++j) d[j] = src[j * b.cs];
+        }
         for (int j = valid; j < P3; ++j) d[j] = T(0);
       }
     }
@@ -278,7 +288,7 @@ void gemm_packed(const Kernels<T>& kern, int M, int N, int K, View<T> A, const T
   }
   const Split sp = choose_split(kern, M, np, threads, static_cast<double>(M) * N * K);
   if (sp.nt == 1) {
-    core(kern, 0, M, 0, np, N, K, A, bp, panel_stride, C, c_rs, accumulate, biaspad);
+    core(kern, 0, M, 0, np, N, K, A, bp, panel_stride, C, c_rs, accumulate, biaspad, true);
     return;
   }
 #ifdef _OPENMP
@@ -290,7 +300,8 @@ void gemm_packed(const Kernels<T>& kern, int M, int N, int K, View<T> A, const T
     try {
       int r0, r1, p0, p1;
       part(kern, sp, omp_get_thread_num(), M, np, &r0, &r1, &p0, &p1);
-      core(kern, r0, r1, p0, p1, N, K, A, bp, panel_stride, C, c_rs, accumulate, biaspad);
+      core(kern, r0, r1, p0, p1, N, K, A, bp, panel_stride, C, c_rs, accumulate, biaspad,
+           true);
     } catch (...) {
 #pragma omp critical(gru_gemm_err)
       err = std::current_exception();
@@ -298,7 +309,7 @@ void gemm_packed(const Kernels<T>& kern, int M, int N, int K, View<T> A, const T
   }
   if (err) std::rethrow_exception(err);
 #else
-  core(kern, 0, M, 0, np, N, K, A, bp, panel_stride, C, c_rs, accumulate, biaspad);
+  core(kern, 0, M, 0, np, N, K, A, bp, panel_stride, C, c_rs, accumulate, biaspad, true);
 #endif
 }
 
