@@ -436,15 +436,23 @@ void forward_train(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
       }
 
       const bool last = k == T_ - 1;
-      for (Index b = 0; b < nb; ++b) {
-        const Index bg = b0 + b;
-        const bool keep = in.mask == nullptr || in.mask[bg + B * t] != 0;
-        if (!keep) h_new.row(b) = h.row(b);
-        if (out.output == nullptr || (!s.return_sequences && !last)) continue;
-        T* o = out.output + (s.return_sequences ? bg + B * k : bg);
+      const int* mt = in.mask != nullptr ? in.mask + b0 + B * t : nullptr;
+      for (Index b = 0; mt != nullptr && b < nb; ++b) {
+        if (mt[b] == 0) h_new.row(b) = h.row(b);  // a masked step carries the state
+      }
+      if (out.output != nullptr && (s.return_sequences || last)) {
+        // R's layout: unit j of these rows is a contiguous run, so unit by
+        // unit (row by row wrote one element per cache line).
+        T* o = out.output + b0 + (s.return_sequences ? B * k : 0);
         const Index ostride = s.return_sequences ? B * T_ : B;
         for (Index j = 0; j < H; ++j) {
-          o[ostride * j] = (!keep && s.zero_output_for_mask) ? T(0) : h_new(b, j);
+          T* oj = o + ostride * j;
+          for (Index b = 0; b < nb; ++b) oj[b] = h_new(b, j);
+        }
+        for (Index b = 0; mt != nullptr && s.zero_output_for_mask && b < nb; ++b) {
+          if (mt[b] == 0) {
+            for (Index j = 0; j < H; ++j) o[b + ostride * j] = T(0);
+          }
         }
       }
       h.swap(h_new);
@@ -510,11 +518,19 @@ void backward(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
 
       dh_new = dh;
       if (gin.output != nullptr && (s.return_sequences || k == T_ - 1)) {
-        const T* o = gin.output + (s.return_sequences ? B * k : 0);
+        // Unit by unit: a contiguous run of these rows each (see forward_train).
+        const T* o = gin.output + b0 + (s.return_sequences ? B * k : 0);
         const Index ostride = s.return_sequences ? B * T_ : B;
-        for (Index b = 0; b < nb; ++b) {
-          if (!keep(b) && s.zero_output_for_mask) continue;
-          for (Index j = 0; j < H; ++j) dh_new(b, j) += o[b0 + b + ostride * j];
+        const bool skip_masked = in.mask != nullptr && s.zero_output_for_mask;
+        for (Index j = 0; j < H; ++j) {
+          const T* oj = o + ostride * j;
+          if (skip_masked) {
+            for (Index b = 0; b < nb; ++b) {
+              if (keep(b)) dh_new(b, j) += oj[b];
+            }
+          } else {
+            for (Index b = 0; b < nb; ++b) dh_new(b, j) += oj[b];
+          }
         }
       }
 
