@@ -13,19 +13,32 @@
 #                   GRU that follows another layer needs it)
 # The engine entry points are called directly (internals, via :::) so the
 # thread count can be set; it is the `threads` field of the engine's Spec.
+# The three are timed in turn, round after round (medians of `reps` rounds;
+# S2's calls ten at a time), so a change of machine load hits all three.
 library(gru)
 
 args <- commandArgs(trailingOnly = TRUE)
-reps <- if (length(args)) as.integer(args[[1L]]) else 5L
+reps <- if (length(args)) as.integer(args[[1L]]) else 7L
 
 shapes <- list(
   S2 = c(batch = 64, steps = 100, features = 64, units = 128),
   S3 = c(batch = 64, steps = 200, features = 256, units = 512)
 )
 
-median_time <- function(f, reps) {
-  f()  # warm up
-  stats::median(vapply(seq_len(reps), function(i) system.time(f())[["elapsed"]], 0))
+# Times the functions of `fs` in turn, `reps` rounds (after one warm-up
+# round), so all of them see the same machine load; the median elapsed
+# seconds of each. Each sample runs a function `inner` times (short calls,
+# such as S2's ~10 ms forward pass, are then well above the clock's
+# resolution) and is divided by `inner`.
+interleaved_medians <- function(fs, reps, inner = 1L) {
+  once <- function(f) {
+    t0 <- proc.time()[["elapsed"]]
+    for (i in seq_len(inner)) f()
+    (proc.time()[["elapsed"]] - t0) / inner
+  }
+  for (f in fs) once(f)
+  times <- vapply(seq_len(reps), function(r) vapply(fs, once, 0), numeric(length(fs)))
+  apply(matrix(times, nrow = length(fs)), 1L, stats::median)
 }
 
 layer_self <- gru:::layer_self
@@ -44,15 +57,18 @@ for (nm in names(shapes)) {
     engine <- prepare(layer_self(layer), x)$engine
     for (threads in 1:2) {
       engine$options$threads <- threads
-      fwd <- median_time(function() {
+      fwd <- function() {
         do.call(gru:::cpp_gru_forward, c(engine, list(float64 = FALSE, gpu = FALSE)))
-      }, reps)
+      }
       step <- function(need_inputs) function() {
         res <- do.call(gru:::cpp_gru_train_forward, c(engine, list(float64 = FALSE)))
         gru:::cpp_gru_train_backward(res$cache, as.double(grad_output), NULL, need_inputs)
       }
-      train <- median_time(step(FALSE), reps)
-      both <- median_time(step(TRUE), reps)
+      inner <- if (nm == "S2") 10L else 1L
+      med <- interleaved_medians(list(fwd, step(FALSE), step(TRUE)), reps, inner)
+      fwd <- med[[1]]
+      train <- med[[2]]
+      both <- med[[3]]
       row <- data.frame(shape = nm, return_sequences = seq, threads = threads,
                         forward_s = fwd, train_step_s = train,
                         ratio_train = round(train / fwd, 2), gradients_s = both,
@@ -64,3 +80,8 @@ for (nm in names(shapes)) {
 }
 cat("\n")
 print(do.call(rbind, results), row.names = FALSE)
+out_dir <- file.path("inst", "bench", "results")
+if (dir.exists(out_dir)) {
+  utils::write.csv(do.call(rbind, results), file.path(out_dir, "backward.csv"), row.names = FALSE)
+  cat("written:", file.path(out_dir, "backward.csv"), "\n")
+}
