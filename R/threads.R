@@ -20,6 +20,10 @@
 #' `_R_CHECK_LIMIT_CORES_` is set (as `R CMD check --as-cran` does), so
 #' examples and tests stay within CRAN's limit.
 #'
+#' Every layer call reads these settings afresh (the resolved count is
+#' remembered only for as long as the option and the three environment
+#' variables keep their values), so a change takes effect at the next call.
+#'
 #' @returns `gru_threads()` returns the thread count in effect, an integer.
 #'   `gru_threads(n)` returns the previous count, invisibly.
 #' @family backend
