@@ -97,17 +97,24 @@ test_that("gru_threads() gets and sets the thread count", {
   expect_identical(gru_threads(), min(2L, gru_threads()))
 })
 
-test_that("gru_threads() reads the option, then GRU_NUM_THREADS, within the limits", {
+# Clears what gru_threads() reads (the option and its environment variables)
+# until `frame` exits, then restores it.
+local_no_thread_settings <- function(frame = parent.frame()) {
+  vars <- c("GRU_NUM_THREADS", "_R_CHECK_LIMIT_CORES_", "OMP_THREAD_LIMIT")
   old_opt <- options(gru.threads = NULL)
-  old_env <- Sys.getenv(c("GRU_NUM_THREADS", "_R_CHECK_LIMIT_CORES_", "OMP_THREAD_LIMIT"),
-                        unset = NA)
-  on.exit({
+  old_env <- Sys.getenv(vars, unset = NA)
+  restore <- function() {
     options(old_opt)
-    for (v in names(old_env)) {
+    for (v in vars) {
       if (is.na(old_env[[v]])) Sys.unsetenv(v) else do.call(Sys.setenv, as.list(old_env[v]))
     }
-  })
-  Sys.unsetenv(c("_R_CHECK_LIMIT_CORES_", "OMP_THREAD_LIMIT"))
+  }
+  do.call(on.exit, list(as.call(list(restore)), add = TRUE), envir = frame)
+  Sys.unsetenv(vars)
+}
+
+test_that("gru_threads() reads the option, then GRU_NUM_THREADS, within the limits", {
+  local_no_thread_settings()
   Sys.setenv(GRU_NUM_THREADS = "3")
   expect_identical(gru_threads(), 3L)
   options(gru.threads = 5)
@@ -130,16 +137,7 @@ test_that("gru_threads() rejects a bad count with a classed error", {
 })
 
 test_that("a layer call reads the thread setting afresh each time", {
-  old_opt <- options(gru.threads = NULL)
-  old_env <- Sys.getenv(c("GRU_NUM_THREADS", "_R_CHECK_LIMIT_CORES_", "OMP_THREAD_LIMIT"),
-                        unset = NA)
-  on.exit({
-    options(old_opt)
-    for (v in names(old_env)) {
-      if (is.na(old_env[[v]])) Sys.unsetenv(v) else do.call(Sys.setenv, as.list(old_env[v]))
-    }
-  })
-  Sys.unsetenv(c("_R_CHECK_LIMIT_CORES_", "OMP_THREAD_LIMIT"))
+  local_no_thread_settings()
   x <- array(stats::runif(2 * 3 * 4), c(2, 3, 4))
   layer <- layer_gru(units = 3)
   layer(x)
