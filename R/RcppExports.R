@@ -29,6 +29,10 @@ cpp_all_finite <- function(x) {
     .Call(`_gru_cpp_all_finite`, x)
 }
 
+cpp_getenv <- function(names) {
+    .Call(`_gru_cpp_getenv`, names)
+}
+
 cpp_gru_train_forward <- function(x, dims, kernel, recurrent_kernel, input_bias, recurrent_bias, mask, initial_state, dropout_mask, recurrent_dropout_mask, options, float64) {
     .Call(`_gru_cpp_gru_train_forward`, x, dims, kernel, recurrent_kernel, input_bias, recurrent_bias, mask, initial_state, dropout_mask, recurrent_dropout_mask, options, float64)
 }

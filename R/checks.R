@@ -89,9 +89,17 @@ check_finite <- function(x, arg = rlang::caller_arg(x), call = rlang::caller_env
   invisible(x)
 }
 
-# A numeric array of rank 3 (batch, timesteps, features).
+# A numeric array of rank 3 (batch, timesteps, features). Every layer call
+# checks its input, so the common case, a plain double array of three
+# nonzero dimensions with finite values, is settled by the first test (a
+# plain double vector is numeric, and is an array when it has a dim); any
+# other input takes the checks below, which say what is wrong.
 check_sequence_input <- function(x, arg = rlang::caller_arg(x),
                                  call = rlang::caller_env()) {
+  if (is.double(x) && !is.object(x) && length(d <- dim(x)) == 3L &&
+      all(d > 0L) && cpp_all_finite(x)) {
+    return(invisible(x))
+  }
   if (!(is.numeric(x) || is.logical(x)) || is.object(x) && !is.array(x)) {
     abort_gru(
       c("{.arg {arg}} must be a numeric array of shape (batch, timesteps, features), not {.obj_type_friendly {x}}.",

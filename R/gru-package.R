@@ -8,6 +8,7 @@
 #' @useDynLib gru, .registration = TRUE
 #' @importFrom Rcpp sourceCpp
 #' @importFrom stats predict
+#' @importFrom rlang is_reference wref_value
 "_PACKAGE"
 
 # Per-session counters for Keras-style automatic layer names ("gru", "gru_1").

@@ -353,48 +353,54 @@ gru_forward <- function(self, inputs, mask = NULL, training = NULL,
   prep <- gru_prepare_call(self, inputs, mask = mask, training = training,
                            initial_state = initial_state, dropout = dropout,
                            call = call, cfg = cfg)
-  backend <- gru_call_backend(cfg, prep, call)
-  if (is.na(prep$act$code) || is.na(prep$ract$code)) {
+  plan <- prep$plan
+  if (!plan$native) {
+    if (!plan$cpu_only) gru_call_backend(cfg, prep, call)
     res <- gru_forward_r(inputs, self$weights, cfg, prep$act, prep$ract,
                          prep$mask, prep$h0, prep$drop)
   } else {
     e <- prep$engine
-    gpu <- identical(backend, "cuda")
+    gpu <- !plan$cpu_only && identical(gru_call_backend(cfg, prep, call), "cuda")
     res <- with_backend_errors(
       cpp_gru_forward(e$x, e$dims, e$kernel, e$recurrent_kernel, e$input_bias,
                       e$recurrent_bias, e$mask, e$initial_state, e$dropout_mask,
                       e$recurrent_dropout_mask, e$options,
-                      float64 = identical(cfg$dtype, "float64"), gpu = gpu),
+                      float64 = plan$float64, gpu = gpu),
       what = if (gpu) "cuDNN GRU forward pass" else "GRU forward pass",
       call = call
     )
   }
-  if (isTRUE(cfg$stateful)) self$state <- res$state
-  out_mask <- if (isTRUE(cfg$return_sequences)) mask
+  if (plan$stateful) self$state <- res$state
+  out_mask <- if (plan$return_sequences) mask
   list(output = res$output, states = list(res$state), mask = out_mask)
 }
 
 # The backend of one call. Without a usable GPU, "auto" means the CPU
 # whatever cuDNN's eligibility, so the rules are only evaluated when they can
-# matter (use_cudnn = TRUE still fails listing every reason).
+# matter (use_cudnn = TRUE still fails listing every reason); a call whose
+# plan says `cpu_only` (the same test) need not ask.
 gru_call_backend <- function(cfg, prep, call) {
-  use <- cfg$use_cudnn
-  if (isFALSE(use)) return("cpu")
-  info <- backend_facts()
-  if (!isTRUE(use) && !(isTRUE(info$cuda_built) && info$gpu_count > 0L)) return("cpu")
+  if (backend_is_cpu_only(cfg$use_cudnn)) return("cpu")
   choose_backend(
-    use_cudnn = use,
+    use_cudnn = cfg$use_cudnn,
     reasons = cudnn_ineligibility(cfg, prep$training, prep$mask),
-    info = info,
+    info = backend_facts(),
     call = call
   )
+}
+
+# TRUE when a layer with this `use_cudnn` runs on the CPU whatever the call:
+# FALSE, or "auto" without a usable GPU.
+backend_is_cpu_only <- function(use_cudnn) {
+  isFALSE(use_cudnn) || !isTRUE(use_cudnn) && !cuda_is_available()
 }
 
 # Checks a layer call's arguments, builds the layer on first use, draws the
 # dropout masks (unless `dropout` gives them) and returns what the engine
 # entry points take: list(b, n_steps, features, mask, training, h0, drop,
-# act, ract, engine), where `engine` holds the arguments cpp_gru_forward()
-# and cpp_gru_backward() share.
+# act, ract, plan, engine), where `engine` holds the arguments
+# cpp_gru_forward() and cpp_gru_backward() share and `plan` is
+# gru_engine_plan().
 gru_prepare_call <- function(self, inputs, mask = NULL, training = NULL,
                              initial_state = NULL, dropout = NULL,
                              call = rlang::caller_env(), cfg = self$config) {
@@ -411,15 +417,19 @@ gru_prepare_call <- function(self, inputs, mask = NULL, training = NULL,
       class = "gru_error_shape", call = call
     )
   }
-  if (isTRUE(cfg$stateful)) check_stateful_batch(self, b, cfg$name, call)
-  mask <- check_mask(mask, b, n_steps, call = call)
-  if (!is.null(training) && !(is.logical(training) && length(training) == 1L)) {
+  plan <- gru_engine_plan(self, cfg)
+  if (plan$stateful) check_stateful_batch(self, b, cfg$name, call)
+  if (!is.null(mask)) mask <- check_mask(mask, b, n_steps, call = call)
+  if (is.null(training)) {
+    training <- FALSE
+  } else if (is.logical(training) && length(training) == 1L) {
+    training <- isTRUE(training)
+  } else {
     abort_gru(
       c("{.arg training} must be `NULL`, `TRUE` or `FALSE`, not {.obj_type_friendly {training}}."),
       class = "gru_error_input", call = call
     )
   }
-  training <- isTRUE(training)
   h0 <- NULL
   if (!is.null(initial_state)) {
     if (is.list(initial_state) && !is.data.frame(initial_state)) {
@@ -433,21 +443,80 @@ gru_prepare_call <- function(self, inputs, mask = NULL, training = NULL,
       initial_state <- initial_state[[1L]]
     }
     h0 <- check_state(initial_state, b, cfg$units, arg = "initial_state", call = call)
-  } else if (isTRUE(cfg$stateful)) {
+  } else if (plan$stateful) {
     h0 <- self$state
   }
 
+  drop <- if (is.null(dropout)) draw_dropout_masks(self, training, b, features) else dropout
+  if (!is.double(inputs)) inputs <- array(as.double(inputs), d)
+  options <- plan$options
+  options$dropout_gates <- drop$input_gates
+  options$recurrent_dropout_gates <- drop$recurrent_gates
+  options$threads <- current_threads()
+  engine <- list(
+    x = inputs,
+    dims = c(d, plan$units),
+    kernel = plan$kernel,
+    recurrent_kernel = plan$recurrent_kernel,
+    input_bias = plan$input_bias,
+    recurrent_bias = plan$recurrent_bias,
+    mask = mask,
+    initial_state = if (is.null(h0)) NULL else as.double(h0),
+    dropout_mask = drop$input,
+    recurrent_dropout_mask = drop$recurrent,
+    options = options
+  )
+  list(b = b, n_steps = n_steps, features = features, mask = mask,
+       training = training, h0 = h0, drop = drop, act = plan$act,
+       ract = plan$ract, plan = plan, engine = engine)
+}
+
+# What a call's engine arguments take from the config and the weights alone:
+# list(config, weights, act, ract, native, float64, stateful,
+# return_sequences, cpu_only, units, kernel, recurrent_kernel, input_bias,
+# recurrent_bias, options), `options` without the per-call dropout gates and
+# thread count. Building it costs ~10 us, a tenth of a small layer call, so
+# it is memoised per layer for the layer's own config:
+# * The memo is used only while `self$config` and `self$weights` are the very
+#   objects it was built from (rlang::is_reference(), a pointer comparison).
+#   It holds them, so copy-on-modify guarantees they are never changed in
+#   place: set_weights(), an optimizer step, a constraint, a rebuild or
+#   `layer$name <-` all bind new objects and the next call rebuilds the memo.
+#   (Until then it keeps the replaced weights alive: one extra copy at most.)
+# * It lives in a weak reference keyed on `self` (`self$engine_plan`, whose
+#   value is an environment holding the plan), so it dies with the layer,
+#   and saveRDS() writes it empty: a saved layer holds no second copy of its
+#   weights, and a read one rebuilds the plan on its first call.
+# Calls with another config (cells, layer_rnn(), which add sequence options
+# per call) build the plan without storing it.
+gru_engine_plan <- function(self, cfg) {
+  # is_reference() and wref_value() are imported: each `rlang::` costs ~1 us.
+  own <- is_reference(cfg, self$config)
+  if (own) {
+    ref <- self$engine_plan
+    plan <- if (!is.null(ref)) wref_value(ref)$plan
+    if (!is.null(plan) && is_reference(plan$weights, self$weights) &&
+        is_reference(plan$config, cfg)) {
+      return(plan)
+    }
+  }
   act <- memo_activation(cfg$activation)
   ract <- memo_activation(cfg$recurrent_activation)
-  drop <- dropout %||% draw_dropout_masks(self, training, b, features)
-
   w <- self$weights
   bias <- w$bias
   reset_after <- isTRUE(cfg$reset_after)
-  if (!is.double(inputs)) inputs <- array(as.double(inputs), d)
-  engine <- list(
-    x = inputs,
-    dims = as.integer(c(b, n_steps, features, cfg$units)),
+  plan <- list(
+    config = cfg,
+    weights = w,
+    act = act,
+    ract = ract,
+    native = !is.na(act$code) && !is.na(ract$code),
+    float64 = identical(cfg$dtype, "float64"),
+    stateful = isTRUE(cfg$stateful),
+    return_sequences = isTRUE(cfg$return_sequences),
+    # GPUs do not come and go in a session (see backend_facts()).
+    cpu_only = backend_is_cpu_only(cfg$use_cudnn),
+    units = as.integer(cfg$units),
     # The engine reads the values only: a double matrix goes as it is
     # (as.double() would copy it, 50 MB per call for S4).
     kernel = if (is.double(w$kernel)) w$kernel else as.double(w$kernel),
@@ -456,10 +525,6 @@ gru_prepare_call <- function(self, inputs, mask = NULL, training = NULL,
     input_bias = if (is.null(bias)) NULL else
       if (reset_after) as.double(bias[1L, ]) else as.double(bias),
     recurrent_bias = if (!is.null(bias) && reset_after) as.double(bias[2L, ]),
-    mask = mask,
-    initial_state = if (is.null(h0)) NULL else as.double(h0),
-    dropout_mask = drop$input,
-    recurrent_dropout_mask = drop$recurrent,
     options = list(
       activation = act$code,
       recurrent_activation = ract$code,
@@ -467,14 +532,18 @@ gru_prepare_call <- function(self, inputs, mask = NULL, training = NULL,
       go_backwards = isTRUE(cfg$go_backwards),
       return_sequences = isTRUE(cfg$return_sequences),
       zero_output_for_mask = isTRUE(cfg$zero_output_for_mask),
-      dropout_gates = drop$input_gates,
-      recurrent_dropout_gates = drop$recurrent_gates,
-      threads = gru_threads()
+      dropout_gates = 0L,
+      recurrent_dropout_gates = 0L,
+      threads = 1L
     )
   )
-  list(b = b, n_steps = n_steps, features = features, mask = mask,
-       training = training, h0 = h0, drop = drop, act = act, ract = ract,
-       engine = engine)
+  if (own) {
+    # In an environment: new_weakref() copies a list value.
+    memo <- new.env(parent = emptyenv())
+    memo$plan <- plan
+    self$engine_plan <- rlang::new_weakref(self, memo)
+  }
+  plan
 }
 
 # A stateful layer's batch size is fixed by its first call (or batch_size);
@@ -556,7 +625,7 @@ check_state <- function(state, b, units, arg, call) {
 # across the three gates, implementation 1 draws one per gate.
 draw_dropout_masks <- function(self, training, b, features) {
   cfg <- self$config
-  out <- list(input = NULL, recurrent = NULL, input_gates = 0L, recurrent_gates = 0L)
+  out <- no_dropout_masks
   if (!training || (cfg$dropout == 0 && cfg$recurrent_dropout == 0)) return(out)
   gates <- if (identical(cfg$implementation, 1L)) 3L else 1L
   draw <- function(n, rate) (stats::runif(n) >= rate) / (1 - rate)
@@ -572,6 +641,9 @@ draw_dropout_masks <- function(self, training, b, features) {
   })
   out
 }
+
+no_dropout_masks <- list(input = NULL, recurrent = NULL, input_gates = 0L,
+                         recurrent_gates = 0L)
 
 # Evaluates `expr` on the layer's own random stream when it has a seed (the
 # stream starts at set.seed(seed) and advances with every call), else on the

@@ -80,7 +80,12 @@ is_cell <- function(x) inherits(x, "gru_cell")
 # Objects saved by another layout of gru cannot be used; objects saved
 # before versioning (NULL) share layout 1.
 check_format_version <- function(self, call = rlang::caller_env()) {
-  v <- self$format_version %||% 1L
+  v <- self$format_version
+  # Every layer call checks: the current format, an integer, settles it.
+  if (is.integer(v) && length(v) == 1L && !is.na(v) && v == gru_format_version) {
+    return(invisible(self))
+  }
+  v <- v %||% 1L
   if (!identical(as.integer(v), gru_format_version)) {
     abort_gru(
       c("This object was saved by a version of gru with object format {v}; this version reads format {gru_format_version}.",
@@ -108,9 +113,11 @@ call_layer <- function(self, inputs, mask = NULL, training = NULL,
   check_format_version(self, call = call)
   res <- methods_of(self)$forward(self, inputs, mask = mask, training = training,
                                   initial_state = initial_state, call = call)
-  out <- if (isTRUE(res$multi_output)) res$output else list(res$output)
-  if (isTRUE(self$config$return_state)) return(c(out, res$states))
-  if (isTRUE(res$multi_output)) out else res$output
+  if (isTRUE(self$config$return_state)) {
+    out <- if (isTRUE(res$multi_output)) res$output else list(res$output)
+    return(c(out, res$states))
+  }
+  res$output
 }
 
 # A cell's step: list(output, list(new_state, ...)).

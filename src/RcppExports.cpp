@@ -16,7 +16,6 @@ Rcpp::List cpp_gru_forward(SEXP x, Rcpp::IntegerVector dims, SEXP kernel, SEXP r
 RcppExport SEXP _gru_cpp_gru_forward(SEXP xSEXP, SEXP dimsSEXP, SEXP kernelSEXP, SEXP recurrent_kernelSEXP, SEXP input_biasSEXP, SEXP recurrent_biasSEXP, SEXP maskSEXP, SEXP initial_stateSEXP, SEXP dropout_maskSEXP, SEXP recurrent_dropout_maskSEXP, SEXP optionsSEXP, SEXP float64SEXP, SEXP gpuSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
-    Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< SEXP >::type x(xSEXP);
     Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type dims(dimsSEXP);
     Rcpp::traits::input_parameter< SEXP >::type kernel(kernelSEXP);
@@ -39,7 +38,6 @@ Rcpp::List cpp_gru_backward(SEXP x, Rcpp::IntegerVector dims, SEXP kernel, SEXP 
 RcppExport SEXP _gru_cpp_gru_backward(SEXP xSEXP, SEXP dimsSEXP, SEXP kernelSEXP, SEXP recurrent_kernelSEXP, SEXP input_biasSEXP, SEXP recurrent_biasSEXP, SEXP maskSEXP, SEXP initial_stateSEXP, SEXP dropout_maskSEXP, SEXP recurrent_dropout_maskSEXP, SEXP optionsSEXP, SEXP grad_outputSEXP, SEXP grad_stateSEXP, SEXP float64SEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
-    Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< SEXP >::type x(xSEXP);
     Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type dims(dimsSEXP);
     Rcpp::traits::input_parameter< SEXP >::type kernel(kernelSEXP);
@@ -63,7 +61,6 @@ Rcpp::NumericVector cpp_activation_derivative(Rcpp::NumericVector x, int code);
 RcppExport SEXP _gru_cpp_activation_derivative(SEXP xSEXP, SEXP codeSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
-    Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< Rcpp::NumericVector >::type x(xSEXP);
     Rcpp::traits::input_parameter< int >::type code(codeSEXP);
     rcpp_result_gen = Rcpp::wrap(cpp_activation_derivative(x, code));
@@ -75,7 +72,6 @@ Rcpp::NumericVector cpp_activate(Rcpp::NumericVector x, int code, bool float64);
 RcppExport SEXP _gru_cpp_activate(SEXP xSEXP, SEXP codeSEXP, SEXP float64SEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
-    Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< Rcpp::NumericVector >::type x(xSEXP);
     Rcpp::traits::input_parameter< int >::type code(codeSEXP);
     Rcpp::traits::input_parameter< bool >::type float64(float64SEXP);
@@ -88,7 +84,6 @@ int cpp_cpu_cores();
 RcppExport SEXP _gru_cpp_cpu_cores() {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
-    Rcpp::RNGScope rcpp_rngScope_gen;
     rcpp_result_gen = Rcpp::wrap(cpp_cpu_cores());
     return rcpp_result_gen;
 END_RCPP
@@ -98,7 +93,6 @@ Rcpp::List cpp_backend_info();
 RcppExport SEXP _gru_cpp_backend_info() {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
-    Rcpp::RNGScope rcpp_rngScope_gen;
     rcpp_result_gen = Rcpp::wrap(cpp_backend_info());
     return rcpp_result_gen;
 END_RCPP
@@ -108,9 +102,18 @@ bool cpp_all_finite(SEXP x);
 RcppExport SEXP _gru_cpp_all_finite(SEXP xSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
-    Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< SEXP >::type x(xSEXP);
     rcpp_result_gen = Rcpp::wrap(cpp_all_finite(x));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_getenv
+SEXP cpp_getenv(SEXP names);
+RcppExport SEXP _gru_cpp_getenv(SEXP namesSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type names(namesSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_getenv(names));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -168,6 +171,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_gru_cpp_cpu_cores", (DL_FUNC) &_gru_cpp_cpu_cores, 0},
     {"_gru_cpp_backend_info", (DL_FUNC) &_gru_cpp_backend_info, 0},
     {"_gru_cpp_all_finite", (DL_FUNC) &_gru_cpp_all_finite, 1},
+    {"_gru_cpp_getenv", (DL_FUNC) &_gru_cpp_getenv, 1},
     {"_gru_cpp_gru_train_forward", (DL_FUNC) &_gru_cpp_gru_train_forward, 12},
     {"_gru_cpp_gru_train_backward", (DL_FUNC) &_gru_cpp_gru_train_backward, 4},
     {"_gru_cpp_train_release", (DL_FUNC) &_gru_cpp_train_release, 0},

@@ -3,9 +3,15 @@
 // converts. float32 computation is decided here: on the CPU the engine reads R's
 // doubles and converts while packing (no float copies); the GPU path converts
 // the inputs once here.
+//
+// Every entry point is exported with rng = false: none uses R's random
+// numbers (dropout masks are drawn in R), and Rcpp's default RNGScope costs
+// each call a GetRNGstate()/PutRNGstate() pair, ~1 us and a 2.5 KB copy of
+// .Random.seed, twice per layer call.
 #include <Rcpp.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -196,7 +202,7 @@ Rcpp::List run_backward(const gru::Spec& s, SEXP x, SEXP kernel, SEXP recurrent_
 }  // namespace
 
 // The whole GRU forward pass over a sequence. dims = c(B, T, F, H).
-// [[Rcpp::export]]
+// [[Rcpp::export(rng = false)]]
 Rcpp::List cpp_gru_forward(SEXP x, Rcpp::IntegerVector dims, SEXP kernel,
                            SEXP recurrent_kernel, SEXP input_bias, SEXP recurrent_bias,
                            SEXP mask, SEXP initial_state, SEXP dropout_mask,
@@ -221,7 +227,7 @@ Rcpp::List cpp_gru_forward(SEXP x, Rcpp::IntegerVector dims, SEXP kernel,
 // for zero). Arguments as cpp_gru_forward; CPU only. Returns the output, the
 // final state and the gradients w.r.t. inputs, initial state, kernel,
 // recurrent kernel and the input / recurrent bias rows (NULL without bias).
-// [[Rcpp::export]]
+// [[Rcpp::export(rng = false)]]
 Rcpp::List cpp_gru_backward(SEXP x, Rcpp::IntegerVector dims, SEXP kernel,
                             SEXP recurrent_kernel, SEXP input_bias, SEXP recurrent_bias,
                             SEXP mask, SEXP initial_state, SEXP dropout_mask,
@@ -239,7 +245,7 @@ Rcpp::List cpp_gru_backward(SEXP x, Rcpp::IntegerVector dims, SEXP kernel,
 }
 
 // f'(x) for an activation code (for tests).
-// [[Rcpp::export]]
+// [[Rcpp::export(rng = false)]]
 Rcpp::NumericVector cpp_activation_derivative(Rcpp::NumericVector x, int code) {
   Rcpp::NumericVector y = Rcpp::clone(x), d(x.size());
   const auto a = static_cast<gru::Activation>(code);
@@ -249,7 +255,7 @@ Rcpp::NumericVector cpp_activation_derivative(Rcpp::NumericVector x, int code) {
 }
 
 // Elementwise activation (for tests and for R-side helpers).
-// [[Rcpp::export]]
+// [[Rcpp::export(rng = false)]]
 Rcpp::NumericVector cpp_activate(Rcpp::NumericVector x, int code, bool float64) {
   Rcpp::NumericVector y = Rcpp::clone(x);
   if (float64) {
@@ -264,11 +270,11 @@ Rcpp::NumericVector cpp_activate(Rcpp::NumericVector x, int code, bool float64) 
 }
 
 // Processors available to this process (the default of gru_threads()).
-// [[Rcpp::export]]
+// [[Rcpp::export(rng = false)]]
 int cpp_cpu_cores() { return gru::cpu_cores(); }
 
 // What the build has and which GPUs are usable now.
-// [[Rcpp::export]]
+// [[Rcpp::export(rng = false)]]
 Rcpp::List cpp_backend_info() {
   const gru::cuda::BuildInfo b = gru::cuda::build_info();
   const std::vector<std::string> devs = gru::cuda::devices();
@@ -282,7 +288,7 @@ Rcpp::List cpp_backend_info() {
 
 // TRUE when a double vector holds no NA, NaN or Inf: one pass over the bits
 // (exponent all ones), no allocation. The layer call's input check.
-// [[Rcpp::export]]
+// [[Rcpp::export(rng = false)]]
 bool cpp_all_finite(SEXP x) {
   const R_xlen_t n = Rf_xlength(x);
   const double* p = REAL(x);
@@ -294,4 +300,19 @@ bool cpp_all_finite(SEXP x) {
     bad |= static_cast<uint64_t>((u & e) == e);
   }
   return bad == 0;
+}
+
+// The values of the environment variables `names`, "" for unset ones: what
+// Sys.getenv(names, unset = "", names = FALSE) returns, for the thread-count
+// memo that every layer call consults (Sys.getenv() costs ~2 us a call).
+// [[Rcpp::export(rng = false)]]
+SEXP cpp_getenv(SEXP names) {
+  const R_xlen_t n = Rf_xlength(names);
+  SEXP out = PROTECT(Rf_allocVector(STRSXP, n));
+  for (R_xlen_t i = 0; i < n; ++i) {
+    const char* v = std::getenv(Rf_translateChar(STRING_ELT(names, i)));
+    SET_STRING_ELT(out, i, Rf_mkCharCE(v ? v : "", CE_NATIVE));
+  }
+  UNPROTECT(1);
+  return out;
 }

@@ -142,3 +142,39 @@ test_that("a layer is unusable only where it must be: errors leave it working", 
   expect_equal(dim(layer(x)), c(2L, 2L))
   expect_error(layer_gru(units = 2)$count_params(), class = "gru_error_not_built")
 })
+
+test_that("an engine failure is a gru_error_backend with the C++ error as parent", {
+  layer <- layer_gru(units = 2)
+  layer(x)
+  e <- gru:::gru_prepare_call(gru:::layer_self(layer), x)$engine
+  run <- function(options) {
+    gru:::with_backend_errors(
+      gru:::cpp_gru_forward(e$x, e$dims, e$kernel, e$recurrent_kernel, e$input_bias,
+                            e$recurrent_bias, e$mask, e$initial_state, NULL, NULL,
+                            options, float64 = FALSE, gpu = FALSE),
+      what = "GRU forward pass", call = quote(layer(x))
+    )
+  }
+  expect_equal(dim(run(e$options)$output), c(2L, 2L))
+  cnd <- expect_error(run(list()), class = "gru_error_backend")
+  expect_s3_class(cnd, "gru_error")
+  expect_s3_class(cnd$parent, "error")
+  expect_identical(cnd$call, quote(layer(x)))
+  expect_match(conditionMessage(cnd), "GRU forward pass failed")
+})
+
+test_that("classed and non-double inputs take the full checks", {
+  layer <- layer_gru(units = 2)
+  classed <- structure(x, class = "my_array")
+  expect_equal(layer(classed), layer(x))
+  expect_equal(layer(x > 0), layer(array(as.double(x > 0), dim(x))))
+  int <- array(1:24, c(2, 3, 4))
+  expect_equal(layer(int), layer(array(as.double(int), dim(int))))
+  expect_error(layer(structure(list(1), class = "my_array")), class = "gru_error_input")
+  bad <- x
+  bad[1, 1, 1] <- NA
+  expect_error(layer(structure(bad, class = "my_array")), class = "gru_error_nonfinite")
+  bad_int <- int
+  bad_int[2] <- NA
+  expect_error(layer(bad_int), class = "gru_error_nonfinite")
+})

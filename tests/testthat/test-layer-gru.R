@@ -326,3 +326,49 @@ test_that("every named activation runs, with Keras' formulas", {
   }
   expect_equal(dim(layer_gru(xx, 2, activation = NULL)), c(2L, 2L))
 })
+
+test_that("the per-layer engine memo follows weights and config, and is not saved", {
+  set.seed(21)
+  x <- array(stats::rnorm(2 * 4 * 3), c(2, 4, 3))
+  layer <- layer_gru(units = 2, return_sequences = TRUE)
+  y1 <- layer(x)
+  self <- gru:::layer_self(layer)
+  plan <- rlang::wref_value(self$engine_plan)$plan
+  expect_true(rlang::is_reference(plan$weights, self$weights))
+  layer(x, training = FALSE)
+  expect_true(rlang::is_reference(rlang::wref_value(self$engine_plan)$plan, plan))
+
+  # New weights (set_weights(), or an in-place edit as an optimizer makes)
+  # reach the engine at the next call.
+  fresh <- function(weights) {
+    l <- layer_gru(units = 2, return_sequences = TRUE, weights = weights)
+    l(x)
+  }
+  w <- layer$get_weights()
+  w$bias[2, ] <- w$bias[2, ] + 0.5
+  layer$set_weights(w)
+  y2 <- layer(x)
+  expect_false(isTRUE(all.equal(y2, y1)))
+  expect_equal(y2, fresh(w))
+  self$weights$kernel[1, 1] <- self$weights$kernel[1, 1] + 1
+  expect_equal(layer(x), fresh(layer$get_weights()))
+  expect_true(rlang::is_reference(rlang::wref_value(self$engine_plan)$plan$weights,
+                                  self$weights))
+
+  # A config change rebuilds it too (only name and trainable are assignable).
+  layer$name <- "renamed"
+  expect_equal(layer(x), fresh(layer$get_weights()))
+  expect_identical(rlang::wref_value(self$engine_plan)$plan$config$name, "renamed")
+
+  # saveRDS() writes it empty, so weights are not stored twice, and a read
+  # layer rebuilds it.
+  size <- function(l) length(serialize(l, NULL))
+  unused <- layer_gru(units = 2, return_sequences = TRUE, weights = layer$get_weights())
+  expect_lt(size(layer), size(unused) + 100)
+  path <- tempfile(fileext = ".rds")
+  on.exit(unlink(path))
+  saveRDS(layer, path)
+  back <- readRDS(path)
+  expect_null(rlang::wref_value(gru:::layer_self(back)$engine_plan))
+  expect_equal(back(x), layer(x))
+})

@@ -123,17 +123,24 @@ test_that("gru_threads() gets and sets the thread count", {
   expect_identical(gru_threads(), min(2L, gru_threads()))
 })
 
-test_that("gru_threads() reads the option, then GRU_NUM_THREADS, within the limits", {
+# Clears what gru_threads() reads (the option and its environment variables)
+# until `frame` exits, then restores it.
+local_no_thread_settings <- function(frame = parent.frame()) {
+  vars <- c("GRU_NUM_THREADS", "_R_CHECK_LIMIT_CORES_", "OMP_THREAD_LIMIT")
   old_opt <- options(gru.threads = NULL)
-  old_env <- Sys.getenv(c("GRU_NUM_THREADS", "_R_CHECK_LIMIT_CORES_", "OMP_THREAD_LIMIT"),
-                        unset = NA)
-  on.exit({
+  old_env <- Sys.getenv(vars, unset = NA)
+  restore <- function() {
     options(old_opt)
-    for (v in names(old_env)) {
+    for (v in vars) {
       if (is.na(old_env[[v]])) Sys.unsetenv(v) else do.call(Sys.setenv, as.list(old_env[v]))
     }
-  })
-  Sys.unsetenv(c("_R_CHECK_LIMIT_CORES_", "OMP_THREAD_LIMIT"))
+  }
+  do.call(on.exit, list(as.call(list(restore)), add = TRUE), envir = frame)
+  Sys.unsetenv(vars)
+}
+
+test_that("gru_threads() reads the option, then GRU_NUM_THREADS, within the limits", {
+  local_no_thread_settings()
   Sys.setenv(GRU_NUM_THREADS = "3")
   expect_identical(gru_threads(), 3L)
   options(gru.threads = 5)
@@ -153,4 +160,34 @@ test_that("gru_threads() rejects a bad count with a classed error", {
   expect_error(gru_threads(NA), class = "gru_error_input")
   expect_error(gru_threads(c(1, 2)), class = "gru_error_input")
   expect_snapshot(gru_threads(-1), error = TRUE)
+})
+
+test_that("a layer call reads the thread setting afresh each time", {
+  local_no_thread_settings()
+  x <- array(stats::runif(2 * 3 * 4), c(2, 3, 4))
+  layer <- layer_gru(units = 3)
+  layer(x)
+  self <- gru:::layer_self(layer)
+  threads <- function() gru:::gru_prepare_call(self, x)$engine$options$threads
+  Sys.setenv(GRU_NUM_THREADS = "3")
+  expect_identical(threads(), 3L)
+  options(gru.threads = 5)
+  expect_identical(threads(), 5L)
+  gru_threads(1)
+  expect_identical(threads(), 1L)
+  options(gru.threads = NULL)
+  Sys.setenv(GRU_NUM_THREADS = "4")
+  expect_identical(threads(), 4L)
+  Sys.setenv(OMP_THREAD_LIMIT = "2")
+  expect_identical(threads(), 2L)
+})
+
+test_that("cpp_getenv() reads what Sys.getenv() reads", {
+  vars <- c("GRU_TEST_SET", "GRU_TEST_UNSET", "GRU_TEST_EMPTY")
+  on.exit(Sys.unsetenv(vars))
+  Sys.setenv(GRU_TEST_SET = "abc 1", GRU_TEST_EMPTY = "")
+  Sys.unsetenv("GRU_TEST_UNSET")
+  expect_identical(gru:::cpp_getenv(vars), c("abc 1", "", ""))
+  expect_identical(gru:::cpp_getenv(vars), Sys.getenv(vars, unset = "", names = FALSE))
+  expect_identical(gru:::cpp_getenv(character()), character())
 })

@@ -1,0 +1,41 @@
+# S1's latency: a complete layer call from R against the engine alone.
+#   Rscript inst/bench/bench-latency.R [rounds] [calls]
+# S1: batch 1, 100 steps, 32 features, 64 units, float32, reset_after,
+# return_sequences. Each round times `calls` calls of each of: l(x),
+# l(x, training = FALSE) and cpp_gru_forward() on the arguments the layer
+# prepares (internals, via :::); prints the median and the best round in
+# microseconds per call. R side = full call - engine alone. On a shared
+# machine run it alternately with the version to compare against.
+library(gru)
+
+args <- commandArgs(trailingOnly = TRUE)
+rounds <- if (length(args)) as.integer(args[[1L]]) else 20L
+calls <- if (length(args) > 1L) as.integer(args[[2L]]) else 2000L
+
+set.seed(1)
+x <- array(stats::runif(1 * 100 * 32), c(1, 100, 32))
+layer <- layer_gru(units = 64, return_sequences = TRUE)
+invisible(layer(x))
+e <- gru:::gru_prepare_call(gru:::layer_self(layer), x)$engine
+forward <- gru:::cpp_gru_forward
+engine <- function() {
+  forward(e$x, e$dims, e$kernel, e$recurrent_kernel, e$input_bias,
+          e$recurrent_bias, e$mask, e$initial_state, e$dropout_mask,
+          e$recurrent_dropout_mask, e$options, FALSE, FALSE)
+}
+per_call_us <- function(f) {
+  t0 <- proc.time()[["elapsed"]]
+  for (i in seq_len(calls)) f()
+  (proc.time()[["elapsed"]] - t0) / calls * 1e6
+}
+
+times <- matrix(NA_real_, rounds, 3, dimnames = list(NULL, c("full", "training_false", "engine")))
+for (r in seq_len(rounds)) {
+  times[r, ] <- c(per_call_us(function() layer(x)),
+                  per_call_us(function() layer(x, training = FALSE)),
+                  per_call_us(engine))
+}
+summary <- rbind(median = apply(times, 2, stats::median), best = apply(times, 2, min))
+summary <- cbind(summary, r_side = summary[, "full"] - summary[, "engine"])
+cat(sprintf("S1, %d rounds x %d calls, us per call\n", rounds, calls))
+print(round(summary, 1))
