@@ -122,7 +122,6 @@ Rcpp::List cpp_gru_train_forward(SEXP x, Rcpp::IntegerVector dims, SEXP kernel, 
 RcppExport SEXP _gru_cpp_gru_train_forward(SEXP xSEXP, SEXP dimsSEXP, SEXP kernelSEXP, SEXP recurrent_kernelSEXP, SEXP input_biasSEXP, SEXP recurrent_biasSEXP, SEXP maskSEXP, SEXP initial_stateSEXP, SEXP dropout_maskSEXP, SEXP recurrent_dropout_maskSEXP, SEXP optionsSEXP, SEXP float64SEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
-    Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< SEXP >::type x(xSEXP);
     Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type dims(dimsSEXP);
     Rcpp::traits::input_parameter< SEXP >::type kernel(kernelSEXP);
@@ -144,7 +143,6 @@ Rcpp::List cpp_gru_train_backward(SEXP cache, SEXP grad_output, SEXP grad_state,
 RcppExport SEXP _gru_cpp_gru_train_backward(SEXP cacheSEXP, SEXP grad_outputSEXP, SEXP grad_stateSEXP, SEXP need_inputsSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
-    Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< SEXP >::type cache(cacheSEXP);
     Rcpp::traits::input_parameter< SEXP >::type grad_output(grad_outputSEXP);
     Rcpp::traits::input_parameter< SEXP >::type grad_state(grad_stateSEXP);
@@ -157,7 +155,6 @@ END_RCPP
 void cpp_train_release();
 RcppExport SEXP _gru_cpp_train_release() {
 BEGIN_RCPP
-    Rcpp::RNGScope rcpp_rngScope_gen;
     cpp_train_release();
     return R_NilValue;
 END_RCPP

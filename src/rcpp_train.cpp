@@ -7,6 +7,9 @@
 // The cache owns copies of the inputs in the engine's precision, so it does
 // not depend on R objects staying alive. It is transient (one training step)
 // and never stored in a layer, so saveRDS() never sees it.
+//
+// Entry points are exported with rng = false: none uses R's random numbers
+// (dropout masks are drawn in R), so Rcpp need not save and restore them.
 #include <Rcpp.h>
 
 #include <memory>
@@ -161,7 +164,7 @@ Rcpp::List train_backward(TrainCache<T>& c, SEXP grad_output, SEXP grad_state,
 // The training forward pass: the output, the final state and an external
 // pointer to the cache cpp_gru_train_backward() consumes. Arguments as
 // cpp_gru_forward() (CPU only).
-// [[Rcpp::export]]
+// [[Rcpp::export(rng = false)]]
 Rcpp::List cpp_gru_train_forward(SEXP x, Rcpp::IntegerVector dims, SEXP kernel,
                                  SEXP recurrent_kernel, SEXP input_bias,
                                  SEXP recurrent_bias, SEXP mask, SEXP initial_state,
@@ -181,7 +184,7 @@ Rcpp::List cpp_gru_train_forward(SEXP x, Rcpp::IntegerVector dims, SEXP kernel,
 // and dL/d(final state) (either NULL for zero). The input gradient is
 // computed only when need_inputs (the first layer of a model needs none).
 // A cache can be consumed once.
-// [[Rcpp::export]]
+// [[Rcpp::export(rng = false)]]
 Rcpp::List cpp_gru_train_backward(SEXP cache, SEXP grad_output, SEXP grad_state,
                                   bool need_inputs) {
   Rcpp::XPtr<TrainCacheBase> ptr(cache);
@@ -195,7 +198,7 @@ Rcpp::List cpp_gru_train_backward(SEXP cache, SEXP grad_output, SEXP grad_state,
 }
 
 // Frees the workspace kept between training steps (see spare_workspace()).
-// [[Rcpp::export]]
+// [[Rcpp::export(rng = false)]]
 void cpp_train_release() {
   spare_workspace<float>().release();
   spare_workspace<double>().release();
