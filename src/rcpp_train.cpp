@@ -12,6 +12,7 @@
 // (dropout masks are drawn in R), so Rcpp need not save and restore them.
 #include <Rcpp.h>
 
+#include <cstddef>
 #include <memory>
 #include <vector>
 
@@ -77,10 +78,18 @@ void take_workspace(gru::LargeArray<T>& ws, std::size_t n) {
 }
 
 template <typename T>
-void copy_in(SEXP x, std::vector<T>& to) {
+void copy_in(SEXP x, std::vector<T>& to, int threads = 1) {
   if (Rf_isNull(x)) return;
   const double* p = REAL(x);
-  to.assign(p, p + Rf_xlength(x));
+  const std::ptrdiff_t n = Rf_xlength(x);
+  to.resize(n);
+  T* out = to.data();
+  // An explicit loop (vector::assign converted element by element: 1.1 ms
+  // of an S2 train step for x), split over the threads for large inputs.
+#ifdef _OPENMP
+#pragma omp parallel for simd num_threads(threads) if (threads > 1 && n > (1 << 16))
+#endif
+  for (std::ptrdiff_t i = 0; i < n; ++i) out[i] = static_cast<T>(p[i]);
 }
 
 template <typename T>
@@ -90,7 +99,7 @@ Rcpp::List train_forward(const gru::Spec& s, SEXP x, SEXP kernel, SEXP recurrent
                          SEXP recurrent_dropout_mask) {
   auto cache = std::make_unique<TrainCache<T>>();
   cache->spec = s;
-  copy_in(x, cache->x);
+  copy_in(x, cache->x, s.threads);
   copy_in(kernel, cache->kernel);
   copy_in(recurrent_kernel, cache->recurrent_kernel);
   copy_in(input_bias, cache->input_bias);
@@ -123,7 +132,7 @@ Rcpp::List train_backward(TrainCache<T>& c, SEXP grad_output, SEXP grad_state,
   if (c.used) throw gru::Error("this training cache was already consumed by a backward pass");
   const gru::Spec& s = c.spec;
   std::vector<T> go, gs;
-  copy_in(grad_output, go);
+  copy_in(grad_output, go, s.threads);
   copy_in(grad_state, gs);
   gru::GradInputs<T> gin;
   gin.output = go.empty() ? nullptr : go.data();
