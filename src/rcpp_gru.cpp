@@ -77,22 +77,6 @@ Rcpp::List make_result(const gru::Spec& s, Rcpp::NumericVector output,
   return Rcpp::List::create(Rcpp::Named("output") = output, Rcpp::Named("state") = state);
 }
 
-R_xlen_t output_length(const gru::Spec& s) {
-  const R_xlen_t bh = static_cast<R_xlen_t>(s.batch) * s.units;
-  return s.return_sequences ? bh * s.timesteps : bh;
-}
-
-// Widens n floats stored at the start of a double array into that array, in
-// place: walking backwards, double i (bytes 8i..8i+7) only overwrites floats
-// 2i and 2i+1, which were already read.
-void widen_in_place(double* d, R_xlen_t n) {
-  const float* f = reinterpret_cast<const float*>(d);
-  for (R_xlen_t i = n - 1; i >= 0; --i) {
-    const float v = f[i];
-    d[i] = static_cast<double>(v);
-  }
-}
-
 // The CPU in float32 without copies: the engine reads R's doubles, converting
 // as it packs, and writes its float output into the first half of R's double
 // output vector, which is then widened in place.

@@ -32,6 +32,24 @@ inline gru::Spec make_spec(const Rcpp::IntegerVector& dims, const Rcpp::List& op
 
 // A numeric vector with R dims (a plain vector when dim has one entry),
 // filled from the engine's T buffer.
+// Elements of the engine's output: B x H, or B x T x H with return_sequences.
+inline R_xlen_t output_length(const gru::Spec& s) {
+  const R_xlen_t bh = static_cast<R_xlen_t>(s.batch) * s.units;
+  return s.return_sequences ? bh * s.timesteps : bh;
+}
+
+// Widens n floats stored at the start of a double array into that array, in
+// place: walking backwards, double i (bytes 8i..8i+7) only overwrites floats
+// 2i and 2i+1, which were already read. With it the engine writes float
+// results straight into R's vectors (no float copy, no second allocation).
+inline void widen_in_place(double* d, R_xlen_t n) {
+  const float* f = reinterpret_cast<const float*>(d);
+  for (R_xlen_t i = n - 1; i >= 0; --i) {
+    const float v = f[i];
+    d[i] = static_cast<double>(v);
+  }
+}
+
 template <typename T>
 Rcpp::NumericVector to_r(const std::vector<T>& v, Rcpp::IntegerVector dim) {
   Rcpp::NumericVector out(v.begin(), v.end());

@@ -250,6 +250,31 @@ test_that("the training forward pass returns what the forward pass returns", {
   }
 })
 
+test_that("the training step's forward pass returns what the forward pass returns", {
+  # cpp_gru_train_forward() (what fit() runs) writes its output straight into
+  # R's vectors, in float32 through an in-place widening.
+  train_forward <- get("cpp_gru_train_forward", envir = asNamespace("gru"))
+  train_backward <- get("cpp_gru_train_backward", envir = asNamespace("gru"))
+  for (dtype in c("float32", "float64")) {
+    for (seq in c(TRUE, FALSE)) {
+      cs <- gradient_case(return_sequences = seq, dtype = dtype, B = 5L, T = 6L, F = 3L,
+                          H = 19L, mask = matrix(c(TRUE, TRUE, FALSE, TRUE, FALSE), 5, 6),
+                          zero_output_for_mask = TRUE, initial_state = TRUE)
+      prep <- gru_prepare_call(cs$self, cs$x, mask = cs$mask, initial_state = cs$h0)
+      f64 <- dtype == "float64"
+      res <- do.call(train_forward, c(prep$engine, list(float64 = f64)))
+      fwd <- do.call(cpp_gru_forward, c(prep$engine, list(float64 = f64, gpu = FALSE)))
+      tol <- if (f64) 1e-14 else 1e-6
+      expect_equal(res$output, fwd$output, tolerance = tol)
+      expect_equal(res$state, fwd$state, tolerance = tol)
+      expect_identical(dim(res$output), dim(fwd$output))
+      # and its cache still feeds the backward pass
+      g <- train_backward(res$cache, as.double(cs$R), as.double(cs$S), TRUE)
+      expect_identical(dim(g$kernel), dim(cs$self$weights$kernel))
+    }
+  }
+})
+
 test_that("float32 gradients agree with float64", {
   for (ra in c(TRUE, FALSE)) {
     args <- list(reset_after = ra, return_sequences = TRUE, initial_state = TRUE,
