@@ -49,17 +49,7 @@ layer_gru_cell <- function(units, activation = "tanh",
       class = "gru_error_input", call = call
     )
   }
-  dots <- list(...)
-  dot_names <- names(dots)
-  if (length(dots) > 0L && (is.null(dot_names) || any(!nzchar(dot_names)) ||
-                            any(!dot_names %in% gru_cell_dots))) {
-    unknown <- if (is.null(dot_names)) "(unnamed)" else setdiff(dot_names, gru_cell_dots)
-    abort_gru(
-      c("Unknown or unnamed argument{?s} {.arg {unknown}}.",
-        "i" = "A cell takes its documented arguments and {.arg {gru_cell_dots}}."),
-      class = "gru_error_unknown_argument", call = call
-    )
-  }
+  dots <- check_layer_dots(list(...), gru_cell_dots, "layer_gru_cell", call = call)
   dots$name <- dots$name %||% unique_layer_name("gru_cell")
   config <- gru_config(
     units = units, activation = activation,

@@ -68,12 +68,7 @@ struct CallViews {
 // R's double output vectors, with their dim attributes.
 Rcpp::List make_result(const gru::Spec& s, Rcpp::NumericVector output,
                        Rcpp::NumericVector state) {
-  if (s.return_sequences) {
-    output.attr("dim") = Rcpp::IntegerVector::create(s.batch, s.timesteps, s.units);
-  } else {
-    output.attr("dim") = Rcpp::IntegerVector::create(s.batch, s.units);
-  }
-  state.attr("dim") = Rcpp::IntegerVector::create(s.batch, s.units);
+  set_output_dims(s, output, state);
   return Rcpp::List::create(Rcpp::Named("output") = output, Rcpp::Named("state") = state);
 }
 

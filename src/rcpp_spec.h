@@ -50,6 +50,18 @@ inline void widen_in_place(double* d, R_xlen_t n) {
   }
 }
 
+// The dim attributes of the engine's output (B x H, or B x T x H) and
+// final state (B x H).
+inline void set_output_dims(const gru::Spec& s, Rcpp::NumericVector& output,
+                            Rcpp::NumericVector& state) {
+  if (s.return_sequences) {
+    output.attr("dim") = Rcpp::IntegerVector::create(s.batch, s.timesteps, s.units);
+  } else {
+    output.attr("dim") = Rcpp::IntegerVector::create(s.batch, s.units);
+  }
+  state.attr("dim") = Rcpp::IntegerVector::create(s.batch, s.units);
+}
+
 template <typename T>
 Rcpp::NumericVector to_r(const std::vector<T>& v, Rcpp::IntegerVector dim) {
   Rcpp::NumericVector out(v.begin(), v.end());

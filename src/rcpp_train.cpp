@@ -117,9 +117,8 @@ Rcpp::List train_forward(const gru::Spec& s, SEXP x, SEXP kernel, SEXP recurrent
     cache->mask.assign(m, m + Rf_xlength(mask));
   }
   // forward_train writes every output element; in float it writes into the
-  // first half of R's double vectors, widened in place afterwards (a float
-  // vector converted into a fresh R vector cost ~4 ms of an S2 step with
-  // return_sequences).
+  // first half of R's double vectors, widened in place afterwards, as the
+  // forward pass does (no float buffer and no copy of it into R).
   const R_xlen_t n_out = output_length(s), bh = static_cast<R_xlen_t>(s.batch) * s.units;
   Rcpp::NumericVector output(Rcpp::no_init(n_out)), state(Rcpp::no_init(bh));
   take_workspace(cache->workspace, gru::train_workspace_size(s));
@@ -131,10 +130,7 @@ Rcpp::List train_forward(const gru::Spec& s, SEXP x, SEXP kernel, SEXP recurrent
     widen_in_place(output.begin(), n_out);
     widen_in_place(state.begin(), bh);
   }
-  const int b = s.batch, t = s.timesteps, h = s.units;
-  output.attr("dim") = s.return_sequences ? Rcpp::IntegerVector::create(b, t, h)
-                                          : Rcpp::IntegerVector::create(b, h);
-  state.attr("dim") = Rcpp::IntegerVector::create(b, h);
+  set_output_dims(s, output, state);
   Rcpp::XPtr<TrainCacheBase> ptr(cache.release(), true);
   return Rcpp::List::create(Rcpp::Named("output") = output, Rcpp::Named("state") = state,
                             Rcpp::Named("cache") = ptr);
