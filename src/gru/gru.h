@@ -112,6 +112,9 @@ void forward_cpu_f32_from_f64(const Spec& spec, const Weights<double>& w,
 // honours CPU affinity; else std::thread::hardware_concurrency(); at least 1).
 int cpu_cores();
 
+// Bytes of one core's L2 cache (sysconf; 1 MB when the system does not say).
+long l2_cache_bytes();
+
 // Elementwise activations, applied in place (src/gru/activations.cpp).
 template <typename T>
 void activate(Activation a, T* x, long n);

@@ -19,7 +19,10 @@ test_that("the thread count does not change results", {
   set.seed(1)
   # Shapes large enough that two threads really split the work, with units
   # that do and do not fill whole vectors.
-  shapes <- list(c(b = 16, t = 7, f = 9, h = 48), c(b = 13, t = 5, f = 20, h = 40))
+  # The first two split a step's batch rows between threads; the third, one
+  # row tile, splits its unit blocks (a barrier per step).
+  shapes <- list(c(b = 16, t = 7, f = 9, h = 48), c(b = 13, t = 5, f = 20, h = 40),
+                 c(b = 8, t = 6, f = 9, h = 100))
   grid <- expand.grid(
     shape = seq_along(shapes), reset_after = c(TRUE, FALSE),
     go_backwards = c(FALSE, TRUE), dtype = c("float32", "float64"),
@@ -38,6 +41,24 @@ test_that("the thread count does not change results", {
     one <- do.call(run_with_threads, c(list(1), args))
     two <- do.call(run_with_threads, c(list(2), args))
     expect_equal(two, one, tolerance = 1e-6, info = paste(names(g), g, collapse = " "))
+  }
+})
+
+test_that("a batch large enough for the row split still matches when U is large", {
+  # 512 units: U (3 MB in float) does not fit in a 2 MB L2 but each thread's
+  # half does, so the engine splits unit blocks, not rows (with another L2 it
+  # may take the row split: the results must agree either way).
+  set.seed(3)
+  x <- array(stats::rnorm(48 * 3 * 8), c(48, 3, 8))
+  for (reset_after in c(TRUE, FALSE)) {
+    args <- list(
+      x = x, units = 512, reset_after = reset_after, return_sequences = TRUE,
+      return_state = TRUE, recurrent_initializer = "glorot_uniform",
+      mask = random_mask(48, 3)
+    )
+    one <- do.call(run_with_threads, c(list(1), args))
+    two <- do.call(run_with_threads, c(list(2), args))
+    expect_equal(two, one, tolerance = 1e-6)
   }
 })
 
