@@ -9,6 +9,13 @@ run_with_threads <- function(threads, x, ..., mask = NULL, training = NULL,
   layer(x, mask = mask, training = training, initial_state = initial_state)
 }
 
+# A layer call with arguments `args` gives the same results on 1 and 2 threads.
+expect_same_on_1_and_2_threads <- function(args, info = NULL) {
+  one <- do.call(run_with_threads, c(list(1), args))
+  two <- do.call(run_with_threads, c(list(2), args))
+  expect_equal(two, one, tolerance = 1e-6, info = info)
+}
+
 random_mask <- function(b, n_steps) {
   m <- matrix(stats::runif(b * n_steps) > 0.3, b, n_steps)
   m[, 1] <- TRUE
@@ -38,9 +45,7 @@ test_that("the thread count does not change results", {
       go_backwards = g$go_backwards, dtype = g$dtype, return_sequences = TRUE,
       return_state = TRUE, mask = mask
     )
-    one <- do.call(run_with_threads, c(list(1), args))
-    two <- do.call(run_with_threads, c(list(2), args))
-    expect_equal(two, one, tolerance = 1e-6, info = paste(names(g), g, collapse = " "))
+    expect_same_on_1_and_2_threads(args, info = paste(names(g), g, collapse = " "))
   }
 })
 
@@ -56,9 +61,7 @@ test_that("a batch large enough for the row split still matches when U is large"
       return_state = TRUE, recurrent_initializer = "glorot_uniform",
       mask = random_mask(48, 3)
     )
-    one <- do.call(run_with_threads, c(list(1), args))
-    two <- do.call(run_with_threads, c(list(2), args))
-    expect_equal(two, one, tolerance = 1e-6)
+    expect_same_on_1_and_2_threads(args)
   }
 })
 
@@ -74,9 +77,7 @@ test_that("dropout masks of 1 and 3 gate blocks give the same results on any thr
           return_sequences = TRUE, training = TRUE,
           initial_state = matrix(stats::rnorm(12 * 64), 12, 64)
         )
-        one <- do.call(run_with_threads, c(list(1), args))
-        two <- do.call(run_with_threads, c(list(2), args))
-        expect_equal(two, one, tolerance = 1e-6)
+        expect_same_on_1_and_2_threads(args)
       }
     }
   }
