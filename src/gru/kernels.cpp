@@ -23,11 +23,6 @@
 #define GRU_MR_F 4
 #define GRU_MR_D 4
 #include "kernels_impl.inc"
-#undef GRU_ISA_NS
-#undef GRU_ISA
-#undef GRU_VBYTES
-#undef GRU_MR_F
-#undef GRU_MR_D
 
 #if GRU_X86_DISPATCH
 // AVX2 + FMA: 8 floats per vector, 16 registers: 4 rows x 3 gates.
@@ -39,11 +34,6 @@
 #define GRU_MR_F 4
 #define GRU_MR_D 4
 #include "kernels_impl.inc"
-#undef GRU_ISA_NS
-#undef GRU_ISA
-#undef GRU_VBYTES
-#undef GRU_MR_F
-#undef GRU_MR_D
 #pragma GCC pop_options
 
 // AVX-512F: 16 floats per vector, 32 registers: 8 rows x 3 gates.
@@ -55,11 +45,6 @@
 #define GRU_MR_F 8
 #define GRU_MR_D 8
 #include "kernels_impl.inc"
-#undef GRU_ISA_NS
-#undef GRU_ISA
-#undef GRU_VBYTES
-#undef GRU_MR_F
-#undef GRU_MR_D
 #pragma GCC pop_options
 #endif
 
