@@ -38,8 +38,11 @@ test_that("a backwards stack equals the forward stack on reversed sequences", {
   rnn(x)
   ref <- chain(rnn, TRUE)
   rev_t <- 6:1
-  expect_identical(rnn(x, mask = mask),
-                   ref(x[, rev_t, , drop = FALSE], mask = mask[, rev_t]))
+  # Equal to float32 rounding, not bit for bit: reversing the steps moves
+  # rows between the input projection's micro-tiles, and a tile of one or two
+  # rows sums its products in interleaved partial sums.
+  expect_equal(rnn(x, mask = mask),
+               ref(x[, rev_t, , drop = FALSE], mask = mask[, rev_t]), tolerance = 1e-6)
 })
 
 test_that("a stateful stack carries one state per cell", {
