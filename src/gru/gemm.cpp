@@ -5,6 +5,7 @@
 #include "gemm.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <exception>
 
 #ifdef _OPENMP
@@ -115,6 +116,11 @@ void core(const Kernels<T>& kern, int r0, int r1, int p0, int p1, int N, int K, 
   const bool in_place = direct_a && A.cs == 1;
   const int W = kern.W, MR = kern.MR, P3 = 3 * W;
   const int kcmax = std::min(K, kKC);
+  // Per-step products whose panels (all of this thread's, every slab) do
+  // not stay in L2 between calls prefetch the next slice while computing.
+  bool prefetch = direct_a && static_cast<double>(K) * P3 * sizeof(T) * (p1 - p0) >
+                                  0.5 * static_cast<double>(l2_cache_bytes());
+  if (const char* e = std::getenv("GRU_PF")) prefetch = direct_a && e[0] == '1';
   T* ap = scratch<T>(static_cast<size_t>(kMC + MR) * kcmax, 0);
   T* edge = scratch<T>(static_cast<size_t>(MR) * P3, 1);
   for (int k0 = 0; k0 < K; k0 += kKC) {
@@ -149,6 +155,19 @@ void core(const Kernels<T>& kern, int r0, int r1, int p0, int p1, int N, int K, 
       }
       for (int p = p0; p < p1; ++p) {
         const T* bpk = bp + p * panel_stride + static_cast<long>(k0) * P3;
+        // The next slice this thread reads (the next panel's, else the first
+        // panel's next slab, else its first), prefetched into L2 over this
+        // slice's slivers when the panels do not stay in L2 from step to step.
+        const char* pf = nullptr;
+        long pf_total = 0, pf_per = 0;
+        if (prefetch) {
+          const int pn = p + 1 < p1 ? p + 1 : p0;
+          const int kn = p + 1 < p1 ? k0 : (k0 + kKC < K ? k0 + kKC : 0);
+          pf = reinterpret_cast<const char*>(bp + pn * panel_stride +
+                                             static_cast<long>(kn) * P3);
+          pf_total = (static_cast<long>(std::min(kKC, K - kn)) * P3 * sizeof(T) + 63) / 64;
+          pf_per = (pf_total + ns - 1) / ns;
+        }
         const int col0 = p * P3;
         const int valid = std::min(P3, N - col0);
         const int ng = (valid + W - 1) / W;
@@ -160,7 +179,14 @@ void core(const Kernels<T>& kern, int r0, int r1, int p0, int p1, int N, int K, 
                                  : ap + static_cast<long>(s) * kc * MR;
           const long a_rs = in_place ? A.rs : 1, a_ks = in_place ? 1 : MR;
           T* cp = C + static_cast<long>(m0 + s * MR) * c_rs + col0;
-          if (full) {
+          const int npf = prefetch ? static_cast<int>(std::max<long>(
+                                         0, std::min<long>({pf_per, pf_total - s * pf_per,
+                                                            static_cast<long>(kc)})))
+                                   : 0;
+          if (full && npf > 0) {
+            kern.tile_pf(m, 0, ng, kc, as, a_rs, a_ks, bpk, cp, c_rs, bias, acc,
+                         pf + s * pf_per * 64, npf);
+          } else if (full) {
             kern.tile(m, 0, ng, kc, as, a_rs, a_ks, bpk, cp, c_rs, bias, acc);
           } else {
             if (acc) {

@@ -70,6 +70,12 @@ struct Kernels {
   // for rows i < m <= MR. Bp, C and bias point at the start of the panel.
   void (*tile)(int m, int g0, int ng, int K, const T* A, long a_rs, long a_ks,
                const T* Bp, T* C, long c_rs, const T* bias, bool accumulate) = nullptr;
+  // tile, and while it runs, prefetch pf_lines 64-byte lines from pf into L2
+  // (one per step of the reduction, at most K / partial sums of them): the
+  // recurrence fetches the next panel of U while it computes this one.
+  void (*tile_pf)(int m, int g0, int ng, int K, const T* A, long a_rs, long a_ks,
+                  const T* Bp, T* C, long c_rs, const T* bias, bool accumulate,
+                  const void* pf, int pf_lines) = nullptr;
   void (*epilogue)(const EpilogueArgs<T>& a) = nullptr;
   // Elementwise activation using the kernel's vector code where it has one.
   void (*activate)(Activation a, T* x, long n) = nullptr;
