@@ -43,7 +43,7 @@ class FpMode {
 // Per thread scratch (grown, never shrunk: the step loops allocate nothing).
 template <typename T>
 T* scratch(size_t n, int which) {
-  thread_local std::vector<T> buf[2];
+  thread_local std::vector<T> buf[3];
   if (buf[which].size() < n) buf[which].resize(n);
   return buf[which].data();
 }
@@ -339,6 +339,79 @@ void gemm_packed(const Kernels<T>& kern, int M, int N, int K, View<T> A, const T
 #endif
 }
 
+// A long reduction into a small result (the weight gradients: K = B x T rows)
+// is split by slabs of the reduction instead: each thread packs its own slabs
+// and sums into its own copy of C, with no barrier per slab (two per 256-row
+// slab otherwise, each ~45 us of work per thread for S2's dK), then the
+// copies are added in thread order. The sum order then depends on the thread
+// count (float rounding), but not on timing. Alternating in one process, 5
+// rounds: S2 train step at 2 threads 0.0145-0.0178 -> 0.0130-0.0140 s
+// (return_sequences = FALSE), 0.0200-0.0215 -> 0.0185-0.0214 (TRUE).
+inline bool split_reduction(int M, int N, int K, int nt) {
+  return nt > 1 && K >= 4 * kKC * nt && static_cast<long>(M) * N <= (1L << 21);
+}
+
+template <typename T>
+void gemm_ksplit(const Kernels<T>& kern, int M, int N, int K, View<T> A, View<T> B, T* C,
+                 long c_rs, bool accumulate, const T* biaspad, int nt) {
+  const int W = kern.W, P3 = 3 * W;
+  const int np = (N + P3 - 1) / P3;
+  const long panel_stride = static_cast<long>(kKC) * P3;
+  const int nslab = (K + kKC - 1) / kKC;
+  // Thread 0 writes C; thread t > 0 its copy at part + (t - 1) M N.
+  std::vector<T> part(static_cast<size_t>(nt - 1) * M * N);
+  std::exception_ptr err;
+  const unsigned int csr = FpMode::current();
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt)
+#endif
+  {
+    const FpMode mode(csr);
+#ifdef _OPENMP
+    const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
+#else
+    const int tid = 0, nth = 1;
+#endif
+    try {
+      T* bp = scratch<T>(static_cast<size_t>(np) * panel_stride, 2);
+      T* c = tid == 0 ? C : part.data() + static_cast<size_t>(tid - 1) * M * N;
+      const long crs = tid == 0 ? c_rs : N;
+      const int s0 = static_cast<int>(static_cast<long>(nslab) * tid / nth);
+      const int s1 = static_cast<int>(static_cast<long>(nslab) * (tid + 1) / nth);
+      for (int sl = s0; sl < s1; ++sl) {
+        const int k0 = sl * kKC, kc = std::min(kKC, K - k0);
+        pack_panels(W, 0, np, kc, N, B.offset(k0, 0), bp, panel_stride);
+        const bool acc = sl > s0 || (tid == 0 && accumulate);
+        core(kern, 0, M, 0, np, N, kc, A.offset(0, k0), bp, panel_stride, c, crs, acc,
+             tid == 0 ? biaspad : nullptr);
+      }
+      if (s1 == s0 && tid > 0) std::fill(c, c + static_cast<size_t>(M) * N, T(0));
+    } catch (...) {
+#ifdef _OPENMP
+#pragma omp critical(gru_gemm_err)
+#endif
+      err = std::current_exception();
+    }
+#ifdef _OPENMP
+#pragma omp barrier
+#endif
+    // C += the copies in thread order, rows split between the threads.
+    if (!err) {
+      const int r0 = static_cast<int>(static_cast<long>(M) * tid / nth);
+      const int r1 = static_cast<int>(static_cast<long>(M) * (tid + 1) / nth);
+      for (int t = 1; t < nth; ++t) {
+        const T* q = part.data() + static_cast<size_t>(t - 1) * M * N;
+        for (int i = r0; i < r1; ++i) {
+          T* ci = C + i * c_rs;
+          const T* qi = q + static_cast<long>(i) * N;
+          for (int j = 0; j < N; ++j) ci[j] += qi[j];
+        }
+      }
+    }
+  }
+  if (err) std::rethrow_exception(err);
+}
+
 template <typename T>
 void gemm(const Kernels<T>& kern, int M, int N, int K, View<T> A, View<T> B, T* C,
           long c_rs, bool accumulate, const T* bias, int threads) {
@@ -354,8 +427,12 @@ void gemm(const Kernels<T>& kern, int M, int N, int K, View<T> A, View<T> B, T* 
   }
   const int kcmax = std::min(K, kKC);
   const long panel_stride = static_cast<long>(kcmax) * P3;
-  std::vector<T> bp(static_cast<size_t>(np) * panel_stride);
   const Split sp = choose_split(kern, M, np, threads, static_cast<double>(M) * N * K);
+  if (split_reduction(M, N, K, sp.nt)) {
+    gemm_ksplit(kern, M, N, K, A, B, C, c_rs, accumulate, biaspad, sp.nt);
+    return;
+  }
+  std::vector<T> bp(static_cast<size_t>(np) * panel_stride);
   std::exception_ptr err;
   const unsigned int csr = FpMode::current();
 #ifdef _OPENMP

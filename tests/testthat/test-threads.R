@@ -134,6 +134,33 @@ test_that("the thread count does not change gradients", {
   }
 })
 
+test_that("weight gradients over a long sequence agree on 1 and 2 threads", {
+  # 32 x 70 = 2240 rows: the weight gradients' products (reduction over all
+  # B x T rows) then split the reduction between two threads, each summing
+  # its slabs into its own copy, added at the end.
+  set.seed(6)
+  x <- array(stats::rnorm(32 * 70 * 5), c(32, 70, 5))
+  mask <- random_mask(32, 70)
+  for (reset_after in c(TRUE, FALSE)) {
+    for (dtype in c("float32", "float64")) {
+      grads <- function(threads) {
+        old <- gru_threads(threads)
+        on.exit(gru_threads(old))
+        set.seed(10)
+        layer <- layer_gru(units = 24, reset_after = reset_after, dtype = dtype,
+                           return_sequences = TRUE, input_shape = c(70, 5))
+        go <- array(stats::rnorm(32 * 70 * 24), c(32, 70, 24))
+        layer_gradients(layer, x, go, mask = mask)
+      }
+      one <- grads(1)
+      two <- grads(2)
+      expect_true(all(one$kernel != 0) && all(one$recurrent_kernel != 0))
+      tol <- if (dtype == "float32") 1e-5 else 1e-12
+      expect_equal(two, one, tolerance = tol, info = paste(reset_after, dtype))
+    }
+  }
+})
+
 test_that("gru_threads() gets and sets the thread count", {
   old <- gru_threads()
   on.exit(options(gru.threads = NULL))
