@@ -48,6 +48,27 @@ T* scratch(size_t n, int which) {
   return buf[which].data();
 }
 
+// Runs f, keeping the first exception for the caller to rethrow after the
+// parallel region (an exception must not leave an OpenMP region).
+template <typename F>
+void keep_error(std::exception_ptr* err, F f) {
+  try {
+    f();
+  } catch (...) {
+#ifdef _OPENMP
+#pragma omp critical(gru_gemm_err)
+#endif
+    if (!*err) *err = std::current_exception();
+  }
+}
+
+// A barrier of the enclosing team (orphaned: binds to the caller's region).
+inline void team_barrier() {
+#ifdef _OPENMP
+#pragma omp barrier
+#endif
+}
+
 // A sliver: dst[k * MR + i] = row i of A at k, for rows i < m whose k runs
 // contiguously from src + i * rs. A transpose; in float done 4x4 with SSE
 // (baseline x86-64), as scalar stores it was ~10% of a training step.
@@ -323,15 +344,12 @@ void gemm_packed(const Kernels<T>& kern, int M, int N, int K, View<T> A, const T
 #pragma omp parallel num_threads(sp.nt)
   {
     const FpMode mode(csr);
-    try {
+    keep_error(&err, [&] {
       int r0, r1, p0, p1;
       part(kern, sp, omp_get_thread_num(), M, np, &r0, &r1, &p0, &p1);
       core(kern, r0, r1, p0, p1, N, K, A, bp, panel_stride, C, c_rs, accumulate, biaspad,
            true);
-    } catch (...) {
-#pragma omp critical(gru_gemm_err)
-      err = std::current_exception();
-    }
+    });
   }
   if (err) std::rethrow_exception(err);
 #else
@@ -372,7 +390,7 @@ void gemm_ksplit(const Kernels<T>& kern, int M, int N, int K, View<T> A, View<T>
 #else
     const int tid = 0, nth = 1;
 #endif
-    try {
+    keep_error(&err, [&] {
       T* bp = scratch<T>(static_cast<size_t>(np) * panel_stride, 2);
       T* c = tid == 0 ? C : part.data() + static_cast<size_t>(tid - 1) * M * N;
       const long crs = tid == 0 ? c_rs : N;
@@ -386,15 +404,8 @@ void gemm_ksplit(const Kernels<T>& kern, int M, int N, int K, View<T> A, View<T>
              tid == 0 ? biaspad : nullptr);
       }
       if (s1 == s0 && tid > 0) std::fill(c, c + static_cast<size_t>(M) * N, T(0));
-    } catch (...) {
-#ifdef _OPENMP
-#pragma omp critical(gru_gemm_err)
-#endif
-      err = std::current_exception();
-    }
-#ifdef _OPENMP
-#pragma omp barrier
-#endif
+    });
+    team_barrier();
     // C += the copies in thread order, rows split between the threads.
     if (!err) {
       const int r0 = static_cast<int>(static_cast<long>(M) * tid / nth);
@@ -452,25 +463,15 @@ void gemm(const Kernels<T>& kern, int M, int N, int K, View<T> A, View<T> B, T* 
     const int q1 = static_cast<int>(static_cast<long>(np) * (tid + 1) / sp.nt);
     for (int k0 = 0; k0 < K; k0 += kKC) {
       const int kc = std::min(kKC, K - k0);
-      try {
+      keep_error(&err, [&] {
         pack_panels(W, q0, q1, kc, N, B.offset(k0, 0), bp.data(), panel_stride);
-      } catch (...) {
-      }
-#ifdef _OPENMP
-#pragma omp barrier
-#endif
-      try {
+      });
+      team_barrier();
+      keep_error(&err, [&] {
         core(kern, r0, r1, p0, p1, N, kc, A.offset(0, k0), bp.data(), panel_stride, C, c_rs,
              accumulate || k0 > 0, biaspad);
-      } catch (...) {
-#ifdef _OPENMP
-#pragma omp critical(gru_gemm_err)
-#endif
-        err = std::current_exception();
-      }
-#ifdef _OPENMP
-#pragma omp barrier
-#endif
+      });
+      team_barrier();
     }
   }
   if (err) std::rethrow_exception(err);

@@ -108,30 +108,39 @@ test_that("the engine matches the R reference with dropout, masks and both reset
   }
 })
 
+# layer_gradients() of a fresh layer (`units`, seeded weights and output
+# gradient) on `threads` threads.
+gradients_on <- function(threads, x, mask, units, reset_after, dtype, seed) {
+  old <- gru_threads(threads)
+  on.exit(gru_threads(old))
+  set.seed(seed)
+  d <- dim(x)
+  layer <- layer_gru(units = units, reset_after = reset_after, dtype = dtype,
+                     return_sequences = TRUE, input_shape = d[2:3])
+  go <- array(stats::rnorm(d[1] * d[2] * units), c(d[1], d[2], units))
+  layer_gradients(layer, x, go, mask = mask)
+}
+
+# The gradients on 1 and 2 threads agree, for both variants and dtypes.
+expect_gradients_same_on_1_and_2_threads <- function(x, mask, units, seed) {
+  for (reset_after in c(TRUE, FALSE)) {
+    for (dtype in c("float32", "float64")) {
+      one <- gradients_on(1, x, mask, units, reset_after, dtype, seed)
+      two <- gradients_on(2, x, mask, units, reset_after, dtype, seed)
+      expect_true(all(one$input_bias != 0) && all(one$kernel != 0) &&
+                    all(one$recurrent_kernel != 0))
+      tol <- if (dtype == "float32") 1e-5 else 1e-12
+      expect_equal(two, one, tolerance = tol, info = paste(reset_after, dtype))
+    }
+  }
+}
+
 test_that("the thread count does not change gradients", {
   # Batch 32 and 48 units: large enough that the training path splits the
   # rows between two threads and adds their bias partial sums.
   set.seed(4)
   x <- array(stats::rnorm(32 * 6 * 5), c(32, 6, 5))
-  mask <- random_mask(32, 6)
-  for (reset_after in c(TRUE, FALSE)) {
-    for (dtype in c("float32", "float64")) {
-      grads <- function(threads) {
-        old <- gru_threads(threads)
-        on.exit(gru_threads(old))
-        set.seed(9)
-        layer <- layer_gru(units = 48, reset_after = reset_after, dtype = dtype,
-                           return_sequences = TRUE, input_shape = c(6, 5))
-        go <- array(stats::rnorm(32 * 6 * 48), c(32, 6, 48))
-        layer_gradients(layer, x, go, mask = mask)
-      }
-      one <- grads(1)
-      two <- grads(2)
-      expect_true(all(one$input_bias != 0))
-      tol <- if (dtype == "float32") 1e-5 else 1e-12
-      expect_equal(two, one, tolerance = tol, info = paste(reset_after, dtype))
-    }
-  }
+  expect_gradients_same_on_1_and_2_threads(x, random_mask(32, 6), units = 48, seed = 9)
 })
 
 test_that("weight gradients over a long sequence agree on 1 and 2 threads", {
@@ -140,25 +149,7 @@ test_that("weight gradients over a long sequence agree on 1 and 2 threads", {
   # its slabs into its own copy, added at the end.
   set.seed(6)
   x <- array(stats::rnorm(32 * 70 * 5), c(32, 70, 5))
-  mask <- random_mask(32, 70)
-  for (reset_after in c(TRUE, FALSE)) {
-    for (dtype in c("float32", "float64")) {
-      grads <- function(threads) {
-        old <- gru_threads(threads)
-        on.exit(gru_threads(old))
-        set.seed(10)
-        layer <- layer_gru(units = 24, reset_after = reset_after, dtype = dtype,
-                           return_sequences = TRUE, input_shape = c(70, 5))
-        go <- array(stats::rnorm(32 * 70 * 24), c(32, 70, 24))
-        layer_gradients(layer, x, go, mask = mask)
-      }
-      one <- grads(1)
-      two <- grads(2)
-      expect_true(all(one$kernel != 0) && all(one$recurrent_kernel != 0))
-      tol <- if (dtype == "float32") 1e-5 else 1e-12
-      expect_equal(two, one, tolerance = tol, info = paste(reset_after, dtype))
-    }
-  }
+  expect_gradients_same_on_1_and_2_threads(x, random_mask(32, 70), units = 24, seed = 10)
 })
 
 test_that("gru_threads() gets and sets the thread count", {
