@@ -78,3 +78,35 @@ test_that("prefetching agrees with recurrent dropout and on two threads", {
     }
   }
 })
+
+test_that("prefetching changes nothing with the AVX2 and generic kernels either", {
+  skip_if_not_installed("callr")
+  # GRU_ISA is read once per process: each capped set runs in a fresh R
+  # session (4-row tiles with AVX2, so 20 rows make five of them).
+  run <- function() {
+    out <- list(isa = gru::backend_info()$cpu_kernels)
+    for (ra in c(TRUE, FALSE)) {
+      both <- lapply(c("0", "1"), function(pf) {
+        Sys.setenv(GRU_PF = pf)
+        set.seed(12)
+        layer <- gru::layer_gru(units = 160, reset_after = ra, return_sequences = TRUE,
+                                input_shape = c(4, 9))
+        x <- array(stats::rnorm(20 * 4 * 9), c(20, 4, 9))
+        go <- array(stats::rnorm(20 * 4 * 160), c(20, 4, 160))
+        list(output = layer(x), grads = gru::layer_gradients(layer, x, go))
+      })
+      out[[paste0("reset_after_", ra)]] <- both
+    }
+    out
+  }
+  for (isa in c("generic", "avx2")) {
+    res <- callr::r(run, env = c(callr::rcmd_safe_env(), GRU_ISA = isa),
+                    libpath = .libPaths())
+    # A cap, not a choice: a CPU without AVX2 stays generic.
+    expect_true(res$isa %in% c("generic", isa), info = isa)
+    for (ra in c("reset_after_TRUE", "reset_after_FALSE")) {
+      expect_identical(res[[ra]][[2]], res[[ra]][[1]], info = paste(isa, ra))
+      expect_true(all(res[[ra]][[1]]$grads$recurrent_kernel != 0), info = paste(isa, ra))
+    }
+  }
+})
