@@ -5,6 +5,7 @@
 #include "gemm.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <exception>
 
@@ -39,6 +40,9 @@ class FpMode {
   static unsigned int current() { return 0; }
 #endif
 };
+
+// GRU_PF as last read by read_prefetch_setting(): -1 unset, else 0 or 1.
+std::atomic<int> prefetch_forced{-1};
 
 // Per thread scratch (grown, never shrunk: the step loops allocate nothing).
 template <typename T>
@@ -141,7 +145,8 @@ void core(const Kernels<T>& kern, int r0, int r1, int p0, int p1, int N, int K, 
   // not stay in L2 between calls prefetch the next slice while computing.
   bool prefetch = direct_a && static_cast<double>(K) * P3 * sizeof(T) * (p1 - p0) >
                                   0.5 * static_cast<double>(l2_cache_bytes());
-  if (const char* e = std::getenv("GRU_PF")) prefetch = direct_a && e[0] == '1';
+  const int forced = prefetch_forced.load(std::memory_order_relaxed);
+  if (forced >= 0) prefetch = direct_a && forced == 1;
   T* ap = scratch<T>(static_cast<size_t>(kMC + MR) * kcmax, 0);
   T* edge = scratch<T>(static_cast<size_t>(MR) * P3, 1);
   for (int k0 = 0; k0 < K; k0 += kKC) {
@@ -300,6 +305,11 @@ std::vector<T> pad_bias(const T* bias, int N, int np, int P3) {
 }
 
 }  // namespace
+
+void read_prefetch_setting() {
+  const char* e = std::getenv("GRU_PF");
+  prefetch_forced.store(e == nullptr ? -1 : (e[0] == '1' ? 1 : 0), std::memory_order_relaxed);
+}
 
 template <typename T>
 void PackedB<T>::pack(const Kernels<T>& kern, int K_, int N_, View<T> b, int threads) {
