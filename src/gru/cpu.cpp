@@ -237,7 +237,8 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
   // GRU_PF=1 or 0 forces it on or off (tests: the results are identical).
   const double walked = by_rows ? u_bytes : u_bytes / std::max(1, nt);
   bool prefetch_u = walked > 0.5 * l2;
-  if (const char* e = std::getenv("GRU_PF")) prefetch_u = e[0] == '1';
+  detail::read_prefetch_setting();
+  if (detail::prefetch_setting() >= 0) prefetch_u = detail::prefetch_setting() == 1;
 
   // --- buffers, all allocated before the loop ---------------------------
   Buffer<T> up(static_cast<size_t>(NB) * H * W3);  // recurrent kernel panels
@@ -523,13 +524,12 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
             // reduction over all row tiles, then the epilogues.
             // The next block's panel (the first one's for the next step),
             // spread over this block's tiles, at most one line per k.
-            const long panel_lines = (static_cast<long>(H) * W3 * sizeof(T) + 63) / 64;
             const int nrt = (rb1 - rb0 + MR - 1) / MR;
-            const long calls = static_cast<long>((H + kRC - 1) / kRC) * nrt;
-            const long per_call = (panel_lines + calls - 1) / calls;
+            const long calls = prefetch_u ? static_cast<long>((H + kRC - 1) / kRC) * nrt : 0;
             for (int c = cb0; c < cb1; ++c) {
-              const char* next = reinterpret_cast<const char*>(
-                  up.get() + static_cast<size_t>(c + 1 < cb1 ? c + 1 : cb0) * H * W3);
+              const detail::PrefetchSpread next(
+                  up.get() + static_cast<size_t>(c + 1 < cb1 ? c + 1 : cb0) * H * W3,
+                  static_cast<long>(H) * W3 * sizeof(T), calls);
               for (int kb = 0; kb < H; kb += kRC) {
                 const int kc = std::min(kRC, H - kb);
                 for (int b0 = rb0; b0 < rb1; b0 += MR) {
@@ -537,12 +537,8 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
                   T* dst = tile + static_cast<long>(b0 - rb0) * W3;
                   if (pass == 0) {
                     const long j = static_cast<long>(kb / kRC) * nrt + (b0 - rb0) / MR;
-                    const long first = j * per_call;
-                    const int n = prefetch_u ? static_cast<int>(std::max<long>(
-                                                   0, std::min<long>({per_call, panel_lines - first,
-                                                                      static_cast<long>(kc)})))
-                                             : 0;
-                    products(c, b0, m, dst, kb, kc, n > 0 ? next + first * 64 : nullptr, n);
+                    const int n = next.lines(j, kc);
+                    products(c, b0, m, dst, kb, kc, n > 0 ? next.at(j) : nullptr, n);
                   } else {
                     candidate(c, b0, m, dst, kb, kc);
                   }

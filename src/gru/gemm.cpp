@@ -5,8 +5,6 @@
 #include "gemm.h"
 
 #include <algorithm>
-#include <atomic>
-#include <cstdlib>
 #include <exception>
 
 #ifdef _OPENMP
@@ -40,9 +38,6 @@ class FpMode {
   static unsigned int current() { return 0; }
 #endif
 };
-
-// GRU_PF as last read by read_prefetch_setting(): -1 unset, else 0 or 1.
-std::atomic<int> prefetch_forced{-1};
 
 // Per thread scratch (grown, never shrunk: the step loops allocate nothing).
 template <typename T>
@@ -145,7 +140,7 @@ void core(const Kernels<T>& kern, int r0, int r1, int p0, int p1, int N, int K, 
   // not stay in L2 between calls prefetch the next slice while computing.
   bool prefetch = direct_a && static_cast<double>(K) * P3 * sizeof(T) * (p1 - p0) >
                                   0.5 * static_cast<double>(l2_cache_bytes());
-  const int forced = prefetch_forced.load(std::memory_order_relaxed);
+  const int forced = prefetch_setting();
   if (forced >= 0) prefetch = direct_a && forced == 1;
   T* ap = scratch<T>(static_cast<size_t>(kMC + MR) * kcmax, 0);
   T* edge = scratch<T>(static_cast<size_t>(MR) * P3, 1);
@@ -184,16 +179,11 @@ void core(const Kernels<T>& kern, int r0, int r1, int p0, int p1, int N, int K, 
         // The next slice this thread reads (the next panel's, else the first
         // panel's next slab, else its first), prefetched into L2 over this
         // slice's slivers when the panels do not stay in L2 from step to step.
-        const char* pf = nullptr;
-        long pf_total = 0, pf_per = 0;
-        if (prefetch) {
-          const int pn = p + 1 < p1 ? p + 1 : p0;
-          const int kn = p + 1 < p1 ? k0 : (k0 + kKC < K ? k0 + kKC : 0);
-          pf = reinterpret_cast<const char*>(bp + pn * panel_stride +
-                                             static_cast<long>(kn) * P3);
-          pf_total = (static_cast<long>(std::min(kKC, K - kn)) * P3 * sizeof(T) + 63) / 64;
-          pf_per = (pf_total + ns - 1) / ns;
-        }
+        const int pn = p + 1 < p1 ? p + 1 : p0;
+        const int kn = p + 1 < p1 ? k0 : (k0 + kKC < K ? k0 + kKC : 0);
+        const PrefetchSpread pf(bp + pn * panel_stride + static_cast<long>(kn) * P3,
+                                static_cast<long>(std::min(kKC, K - kn)) * P3 * sizeof(T),
+                                prefetch ? ns : 0);
         const int col0 = p * P3;
         const int valid = std::min(P3, N - col0);
         const int ng = (valid + W - 1) / W;
@@ -205,13 +195,10 @@ void core(const Kernels<T>& kern, int r0, int r1, int p0, int p1, int N, int K, 
                                  : ap + static_cast<long>(s) * kc * MR;
           const long a_rs = in_place ? A.rs : 1, a_ks = in_place ? 1 : MR;
           T* cp = C + static_cast<long>(m0 + s * MR) * c_rs + col0;
-          const int npf = prefetch ? static_cast<int>(std::max<long>(
-                                         0, std::min<long>({pf_per, pf_total - s * pf_per,
-                                                            static_cast<long>(kc)})))
-                                   : 0;
+          const int npf = pf.lines(s, kc);
           if (full && npf > 0) {
-            kern.tile_pf(m, 0, ng, kc, as, a_rs, a_ks, bpk, cp, c_rs, bias, acc,
-                         pf + s * pf_per * 64, npf);
+            kern.tile_pf(m, 0, ng, kc, as, a_rs, a_ks, bpk, cp, c_rs, bias, acc, pf.at(s),
+                         npf);
           } else if (full) {
             kern.tile(m, 0, ng, kc, as, a_rs, a_ks, bpk, cp, c_rs, bias, acc);
           } else {
@@ -305,11 +292,6 @@ std::vector<T> pad_bias(const T* bias, int N, int np, int P3) {
 }
 
 }  // namespace
-
-void read_prefetch_setting() {
-  const char* e = std::getenv("GRU_PF");
-  prefetch_forced.store(e == nullptr ? -1 : (e[0] == '1' ? 1 : 0), std::memory_order_relaxed);
-}
 
 template <typename T>
 void PackedB<T>::pack(const Kernels<T>& kern, int K_, int N_, View<T> b, int threads) {

@@ -58,12 +58,6 @@ void gemm_packed(const Kernels<T>& kern, int M, int N, int K, View<T> A, const T
                  long panel_stride, T* C, long c_rs, bool accumulate, const T* bias,
                  int threads);
 
-// Reads GRU_PF ("1" or "0": force the per-step products' prefetch of their
-// next panel slice on or off; unset: by size) for the products that follow.
-// Each training entry point calls it once: getenv on every step's product
-// would cost ~0.1-0.2 us a time, several per step.
-void read_prefetch_setting();
-
 // C = A * B (+ C), B packed slab by slab on the fly.
 template <typename T>
 void gemm(const Kernels<T>& kern, int M, int N, int K, View<T> A, View<T> B, T* C,

@@ -5,6 +5,7 @@
 // CPU: __builtin_cpu_supports() decides at run time. Compilers without GCC's
 // target pragmas (or non-x86 targets) get the generic 16-byte variant only,
 // which the compiler maps to SSE2, NEON or scalar code.
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 
@@ -70,6 +71,17 @@ int best_isa() {
 }
 
 }  // namespace
+
+namespace {
+std::atomic<int> prefetch_forced{-1};
+}  // namespace
+
+void read_prefetch_setting() {
+  const char* e = std::getenv("GRU_PF");
+  prefetch_forced.store(e == nullptr ? -1 : (e[0] == '1' ? 1 : 0), std::memory_order_relaxed);
+}
+
+int prefetch_setting() { return prefetch_forced.load(std::memory_order_relaxed); }
 
 template <typename T>
 const Kernels<T>& select_kernels() {

@@ -16,6 +16,8 @@
 #ifndef GRU_KERNELS_H
 #define GRU_KERNELS_H
 
+#include <algorithm>
+
 #include "gru.h"
 
 namespace gru {
@@ -107,6 +109,31 @@ struct Kernels {
   // train_back_state: dh = back + dh_new * z.
   void (*train_back_state)(long n, const T* back, const T* dh_new, const T* z,
                            T* dh) = nullptr;
+};
+
+// GRU_PF ("1" or "0") forces the recurrent products' prefetch of their next
+// panel on or off; unset, each engine decides by size. read_prefetch_setting()
+// reads it, once per engine call (getenv on every step's product would cost
+// ~0.1-0.2 us a time, several per step); prefetch_setting() returns what it
+// read: -1 unset, else 0 or 1.
+void read_prefetch_setting();
+int prefetch_setting();
+
+// The next panel (or slice) of a product, `bytes` from `base`, prefetched
+// over the `calls` tile calls that compute the current one: call j takes
+// lines(j, k) lines from at(j), at most one per reduction step k.
+struct PrefetchSpread {
+  const char* base = nullptr;
+  long total = 0, per = 0;
+  PrefetchSpread(const void* b, long bytes, long calls)
+      : base(static_cast<const char*>(b)),
+        total((bytes + 63) / 64),
+        per(calls > 0 ? (total + calls - 1) / calls : 0) {}
+  int lines(long j, int k) const {
+    const long n = std::min(std::min(per, total - j * per), static_cast<long>(k));
+    return n > 0 ? static_cast<int>(n) : 0;
+  }
+  const char* at(long j) const { return base + j * per * 64; }
 };
 
 // Chooses the widest instruction set the CPU supports; the environment
