@@ -12,8 +12,8 @@ Rcpp::Rostream<false>& Rcpp::Rcerr = Rcpp::Rcpp_cerr_get();
 #endif
 
 // cpp_gru_forward
-Rcpp::List cpp_gru_forward(SEXP x, Rcpp::IntegerVector dims, SEXP kernel, SEXP recurrent_kernel, SEXP input_bias, SEXP recurrent_bias, SEXP mask, SEXP initial_state, SEXP dropout_mask, SEXP recurrent_dropout_mask, Rcpp::List options, bool float64, bool gpu);
-RcppExport SEXP _gru_cpp_gru_forward(SEXP xSEXP, SEXP dimsSEXP, SEXP kernelSEXP, SEXP recurrent_kernelSEXP, SEXP input_biasSEXP, SEXP recurrent_biasSEXP, SEXP maskSEXP, SEXP initial_stateSEXP, SEXP dropout_maskSEXP, SEXP recurrent_dropout_maskSEXP, SEXP optionsSEXP, SEXP float64SEXP, SEXP gpuSEXP) {
+Rcpp::List cpp_gru_forward(SEXP x, Rcpp::IntegerVector dims, SEXP kernel, SEXP recurrent_kernel, SEXP input_bias, SEXP recurrent_bias, SEXP mask, SEXP initial_state, SEXP dropout_mask, SEXP recurrent_dropout_mask, Rcpp::List options, bool float64, bool gpu, SEXP packed);
+RcppExport SEXP _gru_cpp_gru_forward(SEXP xSEXP, SEXP dimsSEXP, SEXP kernelSEXP, SEXP recurrent_kernelSEXP, SEXP input_biasSEXP, SEXP recurrent_biasSEXP, SEXP maskSEXP, SEXP initial_stateSEXP, SEXP dropout_maskSEXP, SEXP recurrent_dropout_maskSEXP, SEXP optionsSEXP, SEXP float64SEXP, SEXP gpuSEXP, SEXP packedSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::traits::input_parameter< SEXP >::type x(xSEXP);
@@ -29,7 +29,36 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< Rcpp::List >::type options(optionsSEXP);
     Rcpp::traits::input_parameter< bool >::type float64(float64SEXP);
     Rcpp::traits::input_parameter< bool >::type gpu(gpuSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_gru_forward(x, dims, kernel, recurrent_kernel, input_bias, recurrent_bias, mask, initial_state, dropout_mask, recurrent_dropout_mask, options, float64, gpu));
+    Rcpp::traits::input_parameter< SEXP >::type packed(packedSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_gru_forward(x, dims, kernel, recurrent_kernel, input_bias, recurrent_bias, mask, initial_state, dropout_mask, recurrent_dropout_mask, options, float64, gpu, packed));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_packed_new
+SEXP cpp_packed_new();
+RcppExport SEXP _gru_cpp_packed_new() {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    rcpp_result_gen = Rcpp::wrap(cpp_packed_new());
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_packed_clear
+void cpp_packed_clear(SEXP packed);
+RcppExport SEXP _gru_cpp_packed_clear(SEXP packedSEXP) {
+BEGIN_RCPP
+    Rcpp::traits::input_parameter< SEXP >::type packed(packedSEXP);
+    cpp_packed_clear(packed);
+    return R_NilValue;
+END_RCPP
+}
+// cpp_packed_bytes
+double cpp_packed_bytes(SEXP packed);
+RcppExport SEXP _gru_cpp_packed_bytes(SEXP packedSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type packed(packedSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_packed_bytes(packed));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -161,7 +190,10 @@ END_RCPP
 }
 
 static const R_CallMethodDef CallEntries[] = {
-    {"_gru_cpp_gru_forward", (DL_FUNC) &_gru_cpp_gru_forward, 13},
+    {"_gru_cpp_gru_forward", (DL_FUNC) &_gru_cpp_gru_forward, 14},
+    {"_gru_cpp_packed_new", (DL_FUNC) &_gru_cpp_packed_new, 0},
+    {"_gru_cpp_packed_clear", (DL_FUNC) &_gru_cpp_packed_clear, 1},
+    {"_gru_cpp_packed_bytes", (DL_FUNC) &_gru_cpp_packed_bytes, 1},
     {"_gru_cpp_gru_backward", (DL_FUNC) &_gru_cpp_gru_backward, 14},
     {"_gru_cpp_activation_derivative", (DL_FUNC) &_gru_cpp_activation_derivative, 2},
     {"_gru_cpp_activate", (DL_FUNC) &_gru_cpp_activate, 3},

@@ -78,7 +78,8 @@ Rcpp::List make_result(const gru::Spec& s, Rcpp::NumericVector output,
 Rcpp::List run_forward_cpu_f32(const gru::Spec& s, SEXP x, SEXP kernel,
                                SEXP recurrent_kernel, SEXP input_bias,
                                SEXP recurrent_bias, SEXP mask, SEXP initial_state,
-                               SEXP dropout_mask, SEXP recurrent_dropout_mask) {
+                               SEXP dropout_mask, SEXP recurrent_dropout_mask,
+                               gru::PackedWeights* cache) {
   const CallViews<double> v(x, kernel, recurrent_kernel, input_bias, recurrent_bias, mask,
                             initial_state, dropout_mask, recurrent_dropout_mask);
 
@@ -88,7 +89,7 @@ Rcpp::List run_forward_cpu_f32(const gru::Spec& s, SEXP x, SEXP kernel,
   gru::Outputs<float> out;
   out.output = reinterpret_cast<float*>(output.begin());
   out.state = reinterpret_cast<float*>(state.begin());
-  gru::forward_cpu_f32_from_f64(s, v.w, v.in, out);
+  gru::forward_cpu_f32_from_f64(s, v.w, v.in, out, cache);
   widen_in_place(output.begin(), n_out);
   widen_in_place(state.begin(), bh);
   return make_result(s, output, state);
@@ -98,7 +99,8 @@ template <typename T>
 Rcpp::List run_forward(const gru::Spec& s, SEXP x, SEXP kernel, SEXP recurrent_kernel,
                        SEXP input_bias, SEXP recurrent_bias, SEXP mask,
                        SEXP initial_state, SEXP dropout_mask,
-                       SEXP recurrent_dropout_mask, bool gpu) {
+                       SEXP recurrent_dropout_mask, bool gpu,
+                       gru::PackedWeights* cache) {
   const CallViews<T> v(x, kernel, recurrent_kernel, input_bias, recurrent_bias, mask,
                        initial_state, dropout_mask, recurrent_dropout_mask);
 
@@ -119,7 +121,7 @@ Rcpp::List run_forward(const gru::Spec& s, SEXP x, SEXP kernel, SEXP recurrent_k
   if (gpu) {
     gru::cuda::forward<T>(s, v.w, v.in, out);
   } else {
-    gru::forward_cpu<T>(s, v.w, v.in, out);
+    gru::forward_cpu<T>(s, v.w, v.in, out, cache);
   }
   if constexpr (!std::is_same<T, double>::value) {
     std::copy(out_store.begin(), out_store.end(), output.begin());
@@ -178,27 +180,64 @@ Rcpp::List run_backward(const gru::Spec& s, SEXP x, SEXP kernel, SEXP recurrent_
           w.recurrent_bias ? SEXP(to_r(dbr, IntegerVector::create(3 * h))) : R_NilValue);
 }
 
+// The CPU engine's packed-weights cache behind an external pointer made by
+// cpp_packed_new() (NULL: none).
+gru::PackedWeights* packed_of(SEXP packed) {
+  if (Rf_isNull(packed)) return nullptr;
+  if (TYPEOF(packed) != EXTPTRSXP) Rcpp::stop("`packed` must be an external pointer");
+  auto* p = static_cast<gru::PackedWeights*>(R_ExternalPtrAddr(packed));
+  if (p == nullptr) Rcpp::stop("`packed` is a stale external pointer");
+  return p;
+}
+
 }  // namespace
 
 // The whole GRU forward pass over a sequence. dims = c(B, T, F, H).
+// `packed`: NULL, or a cache from cpp_packed_new() that the layer keeps with
+// these very weight arrays (see gru_engine_plan()); the CPU engine fills it
+// on the first call and skips packing the kernels on the next ones.
 // [[Rcpp::export(rng = false)]]
 Rcpp::List cpp_gru_forward(SEXP x, Rcpp::IntegerVector dims, SEXP kernel,
                            SEXP recurrent_kernel, SEXP input_bias, SEXP recurrent_bias,
                            SEXP mask, SEXP initial_state, SEXP dropout_mask,
                            SEXP recurrent_dropout_mask, Rcpp::List options,
-                           bool float64, bool gpu) {
+                           bool float64, bool gpu, SEXP packed = R_NilValue) {
   const gru::Spec s = make_spec(dims, options);
+  gru::PackedWeights* cache = gpu ? nullptr : packed_of(packed);
   if (float64) {
     return run_forward<double>(s, x, kernel, recurrent_kernel, input_bias, recurrent_bias,
                                mask, initial_state, dropout_mask, recurrent_dropout_mask,
-                               gpu);
+                               gpu, cache);
   }
   if (!gpu) {
     return run_forward_cpu_f32(s, x, kernel, recurrent_kernel, input_bias, recurrent_bias,
-                               mask, initial_state, dropout_mask, recurrent_dropout_mask);
+                               mask, initial_state, dropout_mask, recurrent_dropout_mask,
+                               cache);
   }
   return run_forward<float>(s, x, kernel, recurrent_kernel, input_bias, recurrent_bias,
-                            mask, initial_state, dropout_mask, recurrent_dropout_mask, gpu);
+                            mask, initial_state, dropout_mask, recurrent_dropout_mask, gpu,
+                            nullptr);
+}
+
+// An empty packed-weights cache for cpp_gru_forward(), freed when R collects
+// the pointer.
+// [[Rcpp::export(rng = false)]]
+SEXP cpp_packed_new() {
+  return Rcpp::XPtr<gru::PackedWeights>(new gru::PackedWeights(), true);
+}
+
+// Frees a cache's panels now (the layer's weights changed), so they do not
+// wait for R's garbage collector. NULL: nothing to do.
+// [[Rcpp::export(rng = false)]]
+void cpp_packed_clear(SEXP packed) {
+  if (gru::PackedWeights* p = Rf_isNull(packed) ? nullptr : packed_of(packed)) p->clear();
+}
+
+// Bytes a cache holds (0 when empty).
+// [[Rcpp::export(rng = false)]]
+double cpp_packed_bytes(SEXP packed) {
+  const gru::PackedWeights* p = packed_of(packed);
+  return p == nullptr ? 0.0 : static_cast<double>(p->bytes());
 }
 
 // Backpropagation through time: runs the training forward pass and the

@@ -3,7 +3,8 @@
 //
 // One call:
 //   1. packs the recurrent kernel (H x 3H) and the input kernel (F x 3H) into
-//      gate panels (see kernels.h), converting to the compute type T;
+//      gate panels (see kernels.h), converting to the compute type T, unless
+//      the caller's PackedWeights (gru.h) already holds them;
 //   2. walks the sequence in chunks of timesteps; for each chunk it computes
 //      the input projection XP = dropout(x) K + input_bias as one blocked
 //      matrix product (rows = the chunk's timesteps x batch), then runs the
@@ -98,6 +99,12 @@ class Buffer {
   }
   T* get() const { return p_; }
   T& operator[](size_t i) const { return p_[i]; }
+  // Hands the memory over (to be freed with std::free).
+  T* release() {
+    T* p = p_;
+    p_ = nullptr;
+    return p;
+  }
 
  private:
   T* p_ = nullptr;
@@ -183,7 +190,7 @@ void pack_slice(const S* src, int rows, int H, int W, int c, int k0, int kc, T* 
 
 template <typename T, typename S>
 void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
-                  const Outputs<T>& out) {
+                  const Outputs<T>& out, PackedWeights* cache) {
   validate(s);
   const Kernels<T>& kern = detail::select_kernels<T>();
   const int B = s.batch, Tn = s.timesteps, F = s.input_dim, H = s.units;
@@ -241,7 +248,23 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
   if (detail::prefetch_setting() >= 0) prefetch_u = detail::prefetch_setting() == 1;
 
   // --- buffers, all allocated before the loop ---------------------------
-  Buffer<T> up(static_cast<size_t>(NB) * H * W3);  // recurrent kernel panels
+  // The kernels' panels: the caller's cache when it holds these very arrays
+  // packed for this type and width, else packed below (into the cache when
+  // there is one, so the next call skips it).
+  const bool cached = cache != nullptr && cache->elem_size == static_cast<int>(sizeof(T)) &&
+                      cache->width == W && cache->input_dim == F && cache->units == H &&
+                      cache->kernel_src == w.kernel &&
+                      cache->recurrent_src == w.recurrent_kernel;
+  const size_t up_n = static_cast<size_t>(NB) * H * W3, kp_n = static_cast<size_t>(NB) * F * W3;
+  if (cache != nullptr && !cached) {
+    cache->clear();
+    Buffer<T> cu(up_n), ck(kp_n);
+    cache->recurrent = cu.release();
+    cache->kernel = ck.release();
+    cache->nbytes = (up_n + kp_n) * sizeof(T);
+  }
+  Buffer<T> up(cache != nullptr ? 0 : up_n);
+  T* const upp = cache != nullptr ? static_cast<T*>(cache->recurrent) : up.get();
   // Memory: the call may use one B x T x 3H projection buffer beyond its
   // inputs and outputs (issue 4). The packed U (H rows of 3 Hp), the chunk
   // buffer (CR rows) and, when they fit too, the packed input kernel (F
@@ -251,8 +274,13 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
   // whatever B x T: their fixed costs matter more than their memory.
   const long budget_rows =
       std::max<long>(BT, (1L << 20) / static_cast<long>(N3 * sizeof(T)));
-  const bool pack_k = H + F + std::min<long>(BT, kChunkRows) <= budget_rows;
-  Buffer<T> kp(pack_k ? static_cast<size_t>(NB) * F * W3 : 0);  // input kernel panels
+  // With a cache, the packed kernels are the layer's, kept between calls, and
+  // the call's own memory is the chunk buffer (as when the input kernel is
+  // packed slice by slice).
+  const bool pack_k =
+      cache != nullptr || H + F + std::min<long>(BT, kChunkRows) <= budget_rows;
+  Buffer<T> kp(pack_k && cache == nullptr ? kp_n : 0);  // input kernel panels
+  T* const kpp = cache != nullptr ? static_cast<T*>(cache->kernel) : kp.get();
   std::vector<T> bias_in(N3, T(0)), bias_rec(N3, T(0));
   bool has_rec_bias = false;
   for (int g = 0; g < 3; ++g) {
@@ -266,7 +294,7 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
     }
   }
   const long chunk_rows =
-      std::min<long>(kChunkRows, budget_rows - H - (pack_k ? F : 0));
+      std::min<long>(kChunkRows, budget_rows - H - (pack_k && cache == nullptr ? F : 0));
   const int tc = static_cast<int>(
       std::min<long>(Tn, std::max<long>(1, (chunk_rows + B - 1) / B)));
   // The chunk's projection, block-major: block c of row r at
@@ -329,13 +357,13 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
     T* kslice = pack_k ? nullptr : kslices.get() + static_cast<size_t>(tid) * kc_max * W3;
     T* tile = tiles.get() + static_cast<size_t>(tid) * tile_rows_max * W3;
 
-    {
+    if (!cached) {
       const int pc0 = static_cast<int>(static_cast<long>(NB) * tid / nth);
       const int pc1 = static_cast<int>(static_cast<long>(NB) * (tid + 1) / nth);
-      pack_panels<T, S>(w.recurrent_kernel, H, H, W, pc0, pc1, up.get());
-      if (pack_k) pack_panels<T, S>(w.kernel, F, H, W, pc0, pc1, kp.get());
+      pack_panels<T, S>(w.recurrent_kernel, H, H, W, pc0, pc1, upp);
+      if (pack_k) pack_panels<T, S>(w.kernel, F, H, W, pc0, pc1, kpp);
+      if (nt > 1) GRU_BARRIER();
     }
-    if (nt > 1) GRU_BARRIER();
 
     T* hcur = h0.get();
     T* hnext = h1.get();
@@ -406,7 +434,7 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
             for (int c = 0; c < NB; ++c) {
               const T* bp;
               if (pack_k) {
-                bp = kp.get() + (static_cast<size_t>(c) * F + kc0) * W3;
+                bp = kpp + (static_cast<size_t>(c) * F + kc0) * W3;
               } else {
                 pack_slice<T, S>(w.kernel, F, H, W, c, kc0, kc, kslice);
                 bp = kslice;
@@ -472,7 +500,7 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
         // rows [b0, b0 + m), added to dst unless kb == 0.
         auto products = [&](int c, int b0, int m, T* dst, int kb, int kc, const char* pf,
                             int pf_lines) {
-          const T* panel = up.get() + (static_cast<size_t>(c) * H + kb) * W3;
+          const T* panel = upp + (static_cast<size_t>(c) * H + kb) * W3;
           const long aoff = static_cast<long>(b0) * Hp + kb;
           const T* rb = has_rec_bias && kb == 0 ? bias_rec.data() + c * W3 : nullptr;
           for (int g = 0; g < (rdg == 3 ? ng1 : 1); ++g) {
@@ -486,7 +514,7 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
           }
         };
         auto candidate = [&](int c, int b0, int m, T* dst, int kb, int kc) {
-          const T* panel = up.get() + (static_cast<size_t>(c) * H + kb) * W3;
+          const T* panel = upp + (static_cast<size_t>(c) * H + kb) * W3;
           kern.tile(m, 2, 1, kc, rhbuf.get() + static_cast<long>(b0) * Hp + kb, Hp, 1,
                     panel, dst, W3, nullptr, kb > 0);
         };
@@ -528,7 +556,7 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
             const long calls = prefetch_u ? static_cast<long>((H + kRC - 1) / kRC) * nrt : 0;
             for (int c = cb0; c < cb1; ++c) {
               const detail::PrefetchSpread next(
-                  up.get() + static_cast<size_t>(c + 1 < cb1 ? c + 1 : cb0) * H * W3,
+                  upp + static_cast<size_t>(c + 1 < cb1 ? c + 1 : cb0) * H * W3,
                   static_cast<long>(H) * W3 * sizeof(T), calls);
               for (int kb = 0; kb < H; kb += kRC) {
                 const int kc = std::min(kRC, H - kb);
@@ -587,24 +615,43 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
       }
     }
   }
+  if (cache != nullptr && !cached) {
+    cache->width = W;
+    cache->input_dim = F;
+    cache->units = H;
+    cache->kernel_src = w.kernel;
+    cache->recurrent_src = w.recurrent_kernel;
+    cache->elem_size = static_cast<int>(sizeof(T));  // last: now it is filled
+  }
 }
 
 }  // namespace
 
+void PackedWeights::clear() {
+  elem_size = 0;
+  std::free(kernel);
+  std::free(recurrent);
+  kernel = recurrent = nullptr;
+  kernel_src = recurrent_src = nullptr;
+  nbytes = 0;
+}
+
 template <typename T>
 void forward_cpu(const Spec& spec, const Weights<T>& w, const Inputs<T>& in,
-                 const Outputs<T>& out) {
-  forward_impl<T, T>(spec, w, in, out);
+                 const Outputs<T>& out, PackedWeights* cache) {
+  forward_impl<T, T>(spec, w, in, out, cache);
 }
 
 void forward_cpu_f32_from_f64(const Spec& spec, const Weights<double>& w,
-                              const Inputs<double>& in, const Outputs<float>& out) {
-  forward_impl<float, double>(spec, w, in, out);
+                              const Inputs<double>& in, const Outputs<float>& out,
+                              PackedWeights* cache) {
+  forward_impl<float, double>(spec, w, in, out, cache);
 }
 
 template void forward_cpu<float>(const Spec&, const Weights<float>&, const Inputs<float>&,
-                                 const Outputs<float>&);
+                                 const Outputs<float>&, PackedWeights*);
 template void forward_cpu<double>(const Spec&, const Weights<double>&,
-                                  const Inputs<double>&, const Outputs<double>&);
+                                  const Inputs<double>&, const Outputs<double>&,
+                                  PackedWeights*);
 
 }  // namespace gru

@@ -12,6 +12,7 @@
 #ifndef GRU_GRU_H
 #define GRU_GRU_H
 
+#include <cstddef>
 #include <stdexcept>
 #include <string>
 
@@ -94,19 +95,53 @@ struct Outputs {
   T* state = nullptr;  // B x H, the final state
 };
 
+// The CPU forward pass's packed copy of a layer's kernels (gate panels in the
+// compute type, see kernels.h), kept by the caller between calls with the
+// same weights so that repeated inference calls skip the packing, as
+// onnxruntime prepacks its GRU weights when a session is made. Packing
+// converts and transposes all of both kernels (S4: 2 x 12.6 MB of floats
+// from 50 MB of doubles), ~6% of an S4 call at one thread.
+//
+// The engine fills an empty cache, or one packed for other arrays, type or
+// kernel width, and reuses one that matches; it records the addresses of the
+// arrays it packed but cannot see their values change, so the caller must
+// clear() it (or drop it) whenever the weights do. Until the engine has
+// finished packing, the cache stays empty: a failed call leaves nothing stale.
+class PackedWeights {
+ public:
+  PackedWeights() = default;
+  PackedWeights(const PackedWeights&) = delete;
+  PackedWeights& operator=(const PackedWeights&) = delete;
+  ~PackedWeights() { clear(); }
+  // Frees the panels; the next call packs again.
+  void clear();
+  bool filled() const { return elem_size != 0; }
+  // Bytes held (0 when empty).
+  size_t bytes() const { return filled() ? nbytes : 0; }
+
+  // Written by the engine only (src/gru/cpu.cpp). elem_size == 0: empty.
+  int elem_size = 0, width = 0, input_dim = 0, units = 0;
+  const void* kernel_src = nullptr;     // the arrays that were packed
+  const void* recurrent_src = nullptr;
+  void* kernel = nullptr;     // NB panels of F rows x 3W
+  void* recurrent = nullptr;  // NB panels of H rows x 3W
+  size_t nbytes = 0;
+};
+
 // Throws gru::Error when the spec is inconsistent.
 void validate(const Spec& spec);
 
 // The CPU forward pass (src/gru/cpu.cpp).
 template <typename T>
 void forward_cpu(const Spec& spec, const Weights<T>& w, const Inputs<T>& in,
-                 const Outputs<T>& out);
+                 const Outputs<T>& out, PackedWeights* cache = nullptr);
 
 // The float32 forward pass over double-precision arrays: x, the weights and
 // the other inputs are converted to float as they are packed, so no float
 // copy of them is ever made. Same semantics as forward_cpu<float>.
 void forward_cpu_f32_from_f64(const Spec& spec, const Weights<double>& w,
-                              const Inputs<double>& in, const Outputs<float>& out);
+                              const Inputs<double>& in, const Outputs<float>& out,
+                              PackedWeights* cache = nullptr);
 
 // The number of processors this process may run on (OpenMP's count, which
 // honours CPU affinity; else std::thread::hardware_concurrency(); at least 1).
