@@ -23,8 +23,13 @@
 # pass over its RSS before it (glibc's mmap threshold fixed, so freed large
 # blocks leave the RSS).
 #
-# Writes bench-results.csv, bench-float64.csv, bench-memory.csv,
-# bench-scaling.csv and bench-scaling.png to --out (default inst/bench/results
+# gru's timed calls reuse the layer's packed kernels (kept between calls with
+# the same weights, as onnxruntime's session keeps its prepacked weights); a
+# separate table times calls that pack them, as the first call after new
+# weights does.
+#
+# Writes bench-results.csv, bench-float64.csv, bench-packing.csv,
+# bench-memory.csv, bench-scaling.csv and bench-scaling.png to --out (default inst/bench/results
 # from the package root, which .Rbuildignore leaves out; else the current
 # folder) and prints the tables.
 
@@ -136,11 +141,15 @@ make_case <- function(s, dtype = "float32") {
   invisible(layer(x))  # builds the weights
   list(layer = layer, x = x)
 }
-time_calls <- function(case, threads, n) {
+# `repack`: drop the layer's packed kernels before each timed call, as new
+# weights do, so the call packs them again.
+time_calls <- function(case, threads, n, repack = FALSE) {
   old <- gru_threads(threads)
   on.exit(gru_threads(old))
   invisible(case$layer(case$x))
+  packed <- rlang::wref_value(gru:::layer_self(case$layer)$engine_plan)$plan$packed
   vapply(seq_len(n), function(i) {
+    if (repack) gru:::cpp_packed_clear(packed)
     t0 <- proc.time()[["elapsed"]]
     invisible(case$layer(case$x))
     (proc.time()[["elapsed"]] - t0) * 1000
@@ -159,7 +168,7 @@ time_small <- function(case, threads, n, batch = 200L) {
 
 # ---- peak memory -------------------------------------------------------------
 peak_rss_mb <- function(s, run) {
-  if (!has_time) return(c(peak = NA_real_, extra = NA_real_))
+  if (!has_time) return(c(peak = NA_real_, extra = NA_real_, packed = NA_real_))
   code <- sprintf(paste(
     "suppressPackageStartupMessages(library(gru)); gru_threads(1);",
     "l <- layer_gru(units = %d, return_sequences = TRUE);",
@@ -168,10 +177,16 @@ peak_rss_mb <- function(s, run) {
     "st <- function(k) as.numeric(gsub('[^0-9]', '', grep(k, readLines('/proc/self/status'), value = TRUE)));",
     "writeLines('5', '/proc/self/clear_refs'); r0 <- st('^VmRSS');",
     "if (%s) y <- l(x);",
-    "cat('gru-extra-kb:', st('^VmHWM') - r0, '\\n')"), s[["H"]], prod(s[c("B", "T", "I")]),
+    "cat('gru-extra-kb:', st('^VmHWM') - r0, '\\n');",
+    "p <- rlang::wref_value(gru:::layer_self(l)$engine_plan)$plan$packed;",
+    "cat('gru-packed-kb:', gru:::cpp_packed_bytes(p) / 1024, '\\n')"),
+    s[["H"]], prod(s[c("B", "T", "I")]),
     s[["B"]], s[["T"]], s[["I"]], if (run) "TRUE" else "FALSE")
   f <- tempfile(fileext = ".R")
   writeLines(code, f)
+  # The warm-up calls on one step also pack the layer's kernels, which it
+  # keeps between calls (see ?layer_gru, "Memory"): `packed` reports them
+  # apart from the pass's own peak.
   # The layer's build (orthogonal initializer) peaks higher than the pass,
   # and glibc keeps freed memory resident: with a fixed mmap threshold large
   # blocks are returned when freed, and the peak (VmHWM) is reset before the
@@ -179,8 +194,11 @@ peak_rss_mb <- function(s, run) {
   err <- system2("/usr/bin/time", c("-v", file.path(R.home("bin"), "Rscript"), f),
                  stdout = TRUE, stderr = TRUE, env = "MALLOC_MMAP_THRESHOLD_=131072")
   kb <- as.numeric(sub(".*: *", "", grep("Maximum resident set size", err, value = TRUE)))
-  extra <- as.numeric(sub(".*: *", "", grep("gru-extra-kb:", err, value = TRUE)))
-  c(peak = kb / 1024, extra = if (length(extra)) extra / 1024 else NA_real_)
+  kb_of <- function(key) {
+    v <- as.numeric(sub(".*: *", "", grep(key, err, value = TRUE)))
+    if (length(v)) v / 1024 else NA_real_
+  }
+  c(peak = kb / 1024, extra = kb_of("gru-extra-kb:"), packed = kb_of("gru-packed-kb:"))
 }
 
 # ---- the main table ----------------------------------------------------------
@@ -242,6 +260,24 @@ for (nm in intersect(c("S2", "S3", "S4"), names(shapes))) {
 f64 <- do.call(rbind, f64)
 if (!is.null(f64)) f64$ratio <- f64$f64_ms / f64$f32_ms
 
+# What keeping the packed kernels saves: calls that reuse them (all the timings
+# above) against calls right after new weights, which pack them, one thread.
+pk <- list()
+for (nm in intersect(c("S2", "S3", "S4"), names(shapes))) {
+  case <- make_case(shapes[[nm]])
+  reuse <- repack <- numeric()
+  for (r in seq_len(max(2, rounds - 2))) {
+    reuse <- c(reuse, time_calls(case, 1L, 2L))
+    repack <- c(repack, time_calls(case, 1L, 2L, repack = TRUE))
+  }
+  pk[[nm]] <- data.frame(shape = nm, reuse_ms = stats::median(reuse),
+                         repack_ms = stats::median(repack))
+  rm(case)
+  invisible(gc())
+}
+pk <- do.call(rbind, pk)
+if (!is.null(pk)) pk$ratio <- pk$repack_ms / pk$reuse_ms
+
 # Peak memory of one forward pass (1 thread): the pass's own peak over the
 # process's RSS before it (base_mb and peak_mb: whole-process peaks, for scale).
 mem <- do.call(rbind, lapply(names(shapes), function(nm) {
@@ -252,7 +288,7 @@ mem <- do.call(rbind, lapply(names(shapes), function(nm) {
   out_mb <- prod(s[c("B", "T", "H")]) * 8 / 2^20
   xp_mb <- prod(s[c("B", "T")]) * 3 * s[["H"]] * 4 / 2^20
   data.frame(shape = nm, base_mb = base, peak_mb = peak, extra_mb = run[["extra"]],
-             output_mb = out_mb, xp_buffer_mb = xp_mb,
+             packed_mb = run[["packed"]], output_mb = out_mb, xp_buffer_mb = xp_mb,
              weights_mb = 3 * s[["H"]] * (s[["I"]] + s[["H"]]) * 8 / 2^20,
              allowed_mb = out_mb + xp_mb)
 }))
@@ -271,12 +307,18 @@ if (!is.null(f64)) {
   cat("\nfloat64 vs float32 (1 thread, median ms):\n")
   print(fmt(f64), row.names = FALSE)
 }
+if (!is.null(pk)) {
+  cat("\nReusing the layer's packed kernels vs packing them (new weights), 1 thread, median ms:\n")
+  print(fmt(pk), row.names = FALSE)
+}
 cat("\nPeak memory (MB; extra = the peak of one forward pass over the RSS before it;",
+    "packed = the layer's packed kernels, kept between calls, not in extra;",
     "allowed = output + one B*T*3H float buffer; weights are inputs, shown for scale):\n")
 print(fmt(mem), row.names = FALSE)
 utils::write.csv(res, file.path(out_dir, "bench-results.csv"), row.names = FALSE)
 utils::write.csv(mem, file.path(out_dir, "bench-memory.csv"), row.names = FALSE)
 if (!is.null(f64)) utils::write.csv(f64, file.path(out_dir, "bench-float64.csv"), row.names = FALSE)
+if (!is.null(pk)) utils::write.csv(pk, file.path(out_dir, "bench-packing.csv"), row.names = FALSE)
 
 # ---- time against T and B (1 thread, S2's layer) ------------------------------
 if (!quick) {
