@@ -83,23 +83,29 @@ void read_prefetch_setting() {
 
 int prefetch_setting() { return prefetch_forced.load(std::memory_order_relaxed); }
 
+// Each table is built the first time its kernel set is selected, and only
+// then: make_kernels() of a wide set is compiled for that set and may itself
+// use its instructions (valgrind, which emulates AVX2 but not AVX-512, saw a
+// 512-bit store in isa_avx512::make_kernels), so building every table up
+// front would stop the process with SIGILL on CPUs without AVX-512.
 template <typename T>
 const Kernels<T>& select_kernels() {
-  static const Kernels<T> generic = isa_generic::make_kernels<T>();
 #if GRU_X86_DISPATCH
-  static const Kernels<T> avx2 = isa_avx2::make_kernels<T>();
-  static const Kernels<T> avx512 = isa_avx512::make_kernels<T>();
   switch (best_isa()) {
-    case 2:
+    case 2: {
+      static const Kernels<T> avx512 = isa_avx512::make_kernels<T>();
       return avx512;
-    case 1:
+    }
+    case 1: {
+      static const Kernels<T> avx2 = isa_avx2::make_kernels<T>();
       return avx2;
+    }
     default:
-      return generic;
+      break;
   }
-#else
-  return generic;
 #endif
+  static const Kernels<T> generic = isa_generic::make_kernels<T>();
+  return generic;
 }
 
 template const Kernels<float>& select_kernels<float>();
