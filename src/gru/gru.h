@@ -131,14 +131,16 @@ class PackedWeights {
 // Throws gru::Error when the spec is inconsistent.
 void validate(const Spec& spec);
 
-// The CPU forward pass (src/gru/cpu.cpp).
+// The CPU forward pass (src/gru/cpu.cpp). `cache`: null (pack the kernels
+// for this call only) or the caller's PackedWeights for these weights.
 template <typename T>
 void forward_cpu(const Spec& spec, const Weights<T>& w, const Inputs<T>& in,
                  const Outputs<T>& out, PackedWeights* cache = nullptr);
 
 // The float32 forward pass over double-precision arrays: x, the weights and
 // the other inputs are converted to float as they are packed, so no float
-// copy of them is ever made. Same semantics as forward_cpu<float>.
+// copy of them is made beyond the packed panels (which `cache`, when given,
+// keeps for the next call). Same semantics as forward_cpu<float>.
 void forward_cpu_f32_from_f64(const Spec& spec, const Weights<double>& w,
                               const Inputs<double>& in, const Outputs<float>& out,
                               PackedWeights* cache = nullptr);
