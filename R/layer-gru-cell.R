@@ -15,6 +15,11 @@
 #'   `NULL` means zeros.
 #' * `training`: `TRUE` applies dropout (a new mask at every call).
 #'
+#' @section Memory:
+#' Like [layer_gru()], a cell keeps its kernels packed for the CPU engine
+#' between calls with the same weights, so a loop that steps it from R does
+#' not pack them at every step.
+#'
 #' @inheritParams layer_gru
 #' @param ... `name`, `dtype`, `trainable`, `seed` (keras3: seeds the
 #'   cell's dropout), `implementation`, `input_dim` (builds the weights at

@@ -373,7 +373,8 @@ gru_forward <- function(self, inputs, mask = NULL, training = NULL,
       cpp_gru_forward(e$x, e$dims, e$kernel, e$recurrent_kernel, e$input_bias,
                       e$recurrent_bias, e$mask, e$initial_state, e$dropout_mask,
                       e$recurrent_dropout_mask, e$options,
-                      float64 = plan$float64, gpu = gpu, packed = plan$packed),
+                      float64 = plan$float64, gpu = gpu,
+                      packed = plan$packed %||% packed_kernels(self)),
       what = if (gpu) "cuDNN GRU forward pass" else "GRU forward pass",
       call = call
     )
@@ -502,7 +503,8 @@ gru_prepare_call <- function(self, inputs, mask = NULL, training = NULL,
 #   compute type (S4: 25 MB in float32, against 50 MB for the weights in
 #   double), freed when the weights or the config change or the layer goes.
 # Calls with another config (cells, layer_rnn(), which add sequence options
-# per call) build the plan without storing it, and pack per call.
+# per call) build the plan without storing it; their packed kernels come
+# from packed_kernels().
 gru_engine_plan <- function(self, cfg) {
   # is_reference() and wref_value() are imported: each `rlang::` costs ~1 us.
   own <- is_reference(cfg, self$config)
@@ -566,6 +568,28 @@ gru_engine_plan <- function(self, cfg) {
     self$engine_plan <- rlang::new_weakref(self, memo)
   }
   plan
+}
+
+# The packed kernels of a layer whose calls build their plan each time
+# (cells, stepped from R or by layer_rnn()), memoised on the weights alone:
+# the packing depends on nothing else that the engine does not check itself
+# (compute type, kernel width, shapes). Like the plan's, the memo holds the
+# weights it was made for, is compared by reference, frees the old panels
+# when the weights change, and lives in a weak reference that saveRDS()
+# writes empty. A cell step packs its whole kernels for one timestep, so
+# this is most of a small cell's engine time.
+packed_kernels <- function(self) {
+  ref <- self$packed_memo
+  memo <- if (!is.null(ref)) wref_value(ref)
+  if (!is.null(memo)) {
+    if (is_reference(memo$weights, self$weights)) return(memo$packed)
+    cpp_packed_clear(memo$packed)
+  }
+  memo <- new.env(parent = emptyenv())
+  memo$weights <- self$weights
+  memo$packed <- cpp_packed_new()
+  self$packed_memo <- rlang::new_weakref(self, memo)
+  memo$packed
 }
 
 # A stateful layer's batch size is fixed by its first call (or batch_size);

@@ -148,7 +148,7 @@ test_that("the engine repacks when the cache is given other kernel arrays", {
                "external pointer")
 })
 
-test_that("cells and layer_rnn() keep no packing, and saved layers hold none", {
+test_that("saved layers hold no packing and pack again after readRDS()", {
   set.seed(7)
   x <- array(stats::rnorm(2 * 3 * 4), c(2, 3, 4))
   layer <- layer_gru(units = 5, return_sequences = TRUE)
@@ -160,9 +160,52 @@ test_that("cells and layer_rnn() keep no packing, and saved layers hold none", {
   expect_null(rlang::wref_value(gru:::layer_self(back)$engine_plan))
   expect_identical(back(x), y)
   expect_gt(packed_bytes(back), 0)
+})
 
-  cell <- layer_gru_cell(5)
+# Cells build their engine plan per call, so their packing is memoised on
+# the weights alone (packed_kernels()).
+cell_packed_bytes <- function(cell) {
+  memo <- rlang::wref_value(gru:::layer_self(cell)$packed_memo)
+  gru:::cpp_packed_bytes(memo$packed)
+}
+clear_cell_packing <- function(cell) {
+  gru:::cpp_packed_clear(rlang::wref_value(gru:::layer_self(cell)$packed_memo)$packed)
+}
+
+test_that("a cell keeps its packed kernels between steps, and new weights repack", {
+  set.seed(8)
+  x <- matrix(stats::rnorm(3 * 4), 3, 4)
+  h <- list(matrix(stats::rnorm(3 * 20), 3, 20))
+  for (dtype in c("float32", "float64")) {
+    cell <- layer_gru_cell(20, dtype = dtype)
+    first <- cell(x, h)
+    expect_gt(cell_packed_bytes(cell), 0)
+    expect_identical(cell(x, h), first, info = dtype)
+    clear_cell_packing(cell)
+    expect_identical(cell(x, h), first, info = dtype)
+    expect_null(gru:::layer_self(cell)$engine_plan)
+
+    old <- rlang::wref_value(gru:::layer_self(cell)$packed_memo)$packed
+    w <- cell$get_weights()
+    w$recurrent_kernel <- w$recurrent_kernel * -1
+    cell$set_weights(w)
+    twin <- layer_gru_cell(20, dtype = dtype)
+    twin(x, h)
+    twin$set_weights(w)
+    expect_identical(cell(x, h), twin(x, h), info = dtype)
+    expect_false(isTRUE(all.equal(cell(x, h), first)))
+    expect_identical(gru:::cpp_packed_bytes(old), 0)
+  }
+})
+
+test_that("layer_rnn() over a cell reuses the cell's packing with the same results", {
+  set.seed(9)
+  x <- array(stats::rnorm(5 * 6 * 3), c(5, 6, 3))
+  cell <- layer_gru_cell(12)
   rnn <- layer_rnn(cell = cell, return_sequences = TRUE)
-  rnn(x)
-  expect_null(gru:::layer_self(cell)$engine_plan)
+  y <- rnn(x)
+  expect_gt(cell_packed_bytes(cell), 0)
+  expect_identical(rnn(x), y)
+  clear_cell_packing(cell)
+  expect_identical(rnn(x), y)
 })
