@@ -73,8 +73,8 @@ Rcpp::List make_result(const gru::Spec& s, Rcpp::NumericVector output,
 }
 
 // The CPU in float32 without copies: the engine reads R's doubles, converting
-// as it packs, and writes its float output into the first half of R's double
-// output vector, which is then widened in place.
+// as it packs, and writes its float results into R's double output vectors
+// as it moves them there.
 Rcpp::List run_forward_cpu_f32(const gru::Spec& s, SEXP x, SEXP kernel,
                                SEXP recurrent_kernel, SEXP input_bias,
                                SEXP recurrent_bias, SEXP mask, SEXP initial_state,
@@ -86,12 +86,10 @@ Rcpp::List run_forward_cpu_f32(const gru::Spec& s, SEXP x, SEXP kernel,
   const R_xlen_t bh = static_cast<R_xlen_t>(s.batch) * s.units;
   const R_xlen_t n_out = output_length(s);
   Rcpp::NumericVector output(Rcpp::no_init(n_out)), state(Rcpp::no_init(bh));
-  gru::Outputs<float> out;
-  out.output = reinterpret_cast<float*>(output.begin());
-  out.state = reinterpret_cast<float*>(state.begin());
+  gru::Outputs<double> out;
+  out.output = output.begin();
+  out.state = state.begin();
   gru::forward_cpu_f32_from_f64(s, v.w, v.in, out, cache);
-  widen_in_place(output.begin(), n_out);
-  widen_in_place(state.begin(), bh);
   return make_result(s, output, state);
 }
 

@@ -23,6 +23,7 @@
 #include <cstdlib>
 #include <new>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #if defined(__unix__) || defined(__APPLE__)
@@ -188,9 +189,12 @@ void pack_slice(const S* src, int rows, int H, int W, int c, int k0, int kc, T* 
   }
 }
 
-template <typename T, typename S>
+// T: the compute type; S: the inputs' type; O: the outputs' type (double
+// for R's arrays whatever T: the output moves convert as they go, so no
+// second pass widens a float result).
+template <typename T, typename S, typename O>
 void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
-                  const Outputs<T>& out, PackedWeights* cache) {
+                  const Outputs<O>& out, PackedWeights* cache) {
   validate(s);
   const Kernels<T>& kern = detail::select_kernels<T>();
   const int B = s.batch, Tn = s.timesteps, F = s.input_dim, H = s.units;
@@ -308,6 +312,10 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
   const int rdg = s.recurrent_dropout_gates;
   Buffer<T> hd0(rdg * bh), hd1(rdg * bh), rmask(rdg * bh);
   Buffer<T> zbuf(s.reset_after ? 0 : bh), rhbuf(s.reset_after ? 0 : bh);
+  // The last step's output without return_sequences, in T when O is not T
+  // (the epilogue writes T); converted after the loop.
+  constexpr bool same_out = std::is_same<T, O>::value;
+  Buffer<T> last(!s.return_sequences && !same_out ? static_cast<size_t>(B) * H : 0);
   const int nmc_max = static_cast<int>((std::min<long>(kMC, CR) + MR - 1) / MR * MR);
   const int kc_max = std::min(F, kKC);
   Buffer<T> apack(static_cast<size_t>(nt) * nmc_max * kc_max);
@@ -477,7 +485,11 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
         if (s.return_sequences) {
           e.out_xp = true;  // moved to out.output after the chunk
         } else if (k == Tn - 1) {
-          e.out = out.output;
+          if constexpr (same_out) {
+            e.out = out.output;
+          } else {
+            e.out = last.get();
+          }
           e.out_stride = B;
         }
         e.zero_output_for_mask = s.zero_output_for_mask;
@@ -594,11 +606,11 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
             const int k = k0 + kk;
             const int t = s.go_backwards ? Tn - 1 - k : k;
             const T* src = xp.get() + (c * CR + static_cast<long>(t - tlo) * B) * W3;
-            T* dst = out.output + static_cast<long>(B) * k;
+            O* dst = out.output + static_cast<long>(B) * k;
             for (int u = 0; u < nu; ++u) {
-              T* o = dst + BT * (j0 + u);
+              O* o = dst + BT * (j0 + u);
               const T* q = src + u;
-              for (int b = rb0; b < rb1; ++b) o[b] = q[b * W3];
+              for (int b = rb0; b < rb1; ++b) o[b] = O(q[b * W3]);
             }
           }
         }
@@ -610,9 +622,14 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
     if (out.state != nullptr) {
       for (int b = rb0; b < rb1; ++b) {
         for (int j = cb0 * W; j < std::min(H, cb1 * W); ++j) {
-          out.state[b + static_cast<size_t>(B) * j] = hcur[static_cast<size_t>(b) * Hp + j];
+          out.state[b + static_cast<size_t>(B) * j] = O(hcur[static_cast<size_t>(b) * Hp + j]);
         }
       }
+    }
+  }
+  if constexpr (!same_out) {
+    if (!s.return_sequences) {
+      for (size_t i = 0; i < static_cast<size_t>(B) * H; ++i) out.output[i] = O(last[i]);
     }
   }
   if (cache != nullptr && !cached) {
@@ -639,13 +656,13 @@ void PackedWeights::clear() {
 template <typename T>
 void forward_cpu(const Spec& spec, const Weights<T>& w, const Inputs<T>& in,
                  const Outputs<T>& out, PackedWeights* cache) {
-  forward_impl<T, T>(spec, w, in, out, cache);
+  forward_impl<T, T, T>(spec, w, in, out, cache);
 }
 
 void forward_cpu_f32_from_f64(const Spec& spec, const Weights<double>& w,
-                              const Inputs<double>& in, const Outputs<float>& out,
+                              const Inputs<double>& in, const Outputs<double>& out,
                               PackedWeights* cache) {
-  forward_impl<float, double>(spec, w, in, out, cache);
+  forward_impl<float, double, double>(spec, w, in, out, cache);
 }
 
 template void forward_cpu<float>(const Spec&, const Weights<float>&, const Inputs<float>&,

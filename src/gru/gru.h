@@ -140,9 +140,10 @@ void forward_cpu(const Spec& spec, const Weights<T>& w, const Inputs<T>& in,
 // The float32 forward pass over double-precision arrays: x, the weights and
 // the other inputs are converted to float as they are packed, so no float
 // copy of them is made beyond the packed panels (which `cache`, when given,
-// keeps for the next call). Same semantics as forward_cpu<float>.
+// keeps for the next call), and the float results are written to the double
+// outputs as they are moved there. Same numbers as forward_cpu<float>.
 void forward_cpu_f32_from_f64(const Spec& spec, const Weights<double>& w,
-                              const Inputs<double>& in, const Outputs<float>& out,
+                              const Inputs<double>& in, const Outputs<double>& out,
                               PackedWeights* cache = nullptr);
 
 // The number of processors this process may run on (OpenMP's count, which
