@@ -5,6 +5,7 @@
 #include "gemm.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <exception>
 
 #ifdef _OPENMP
@@ -124,11 +125,13 @@ inline void copy_run<float>(const float* src, int m, float* dst) {
 #endif
 
 // Rows [r0, r1) x panels [p0, p1) of C, reduction rows [0, K) of A and of
-// the packed panels (bp: panel p at bp + p * panel_stride).
+// the packed panels (bp: panel p at bp + p * panel_stride, rows 3W apart),
+// or, with b_rs > 0, of a row-major B read in place (bp: its row 0, panel p
+// at column p * 3W, rows b_rs apart; see direct_b()).
 template <typename T>
 void core(const Kernels<T>& kern, int r0, int r1, int p0, int p1, int N, int K, View<T> A,
           const T* bp, long panel_stride, T* C, long c_rs, bool accumulate,
-          const T* biaspad, bool direct_a = false) {
+          const T* biaspad, bool direct_a = false, long b_rs = 0) {
   if (r0 >= r1 || p0 >= p1 || K <= 0) return;
   // A row-major A the tile can read in place (direct_a: the per-step
   // products, whose A is a few rows already in cache) is not packed: the
@@ -136,12 +139,15 @@ void core(const Kernels<T>& kern, int r0, int r1, int p0, int p1, int N, int K, 
   const bool in_place = direct_a && A.cs == 1;
   const int W = kern.W, MR = kern.MR, P3 = 3 * W;
   const int kcmax = std::min(K, kKC);
+  const bool in_place_b = b_rs > 0;
+  const long brs = in_place_b ? b_rs : P3;
   // Per-step products whose panels (all of this thread's, every slab) do
   // not stay in L2 between calls prefetch the next slice while computing.
   bool prefetch = direct_a && static_cast<double>(K) * P3 * sizeof(T) * (p1 - p0) >
                                   0.5 * static_cast<double>(l2_cache_bytes());
   const int forced = prefetch_setting();
   if (forced >= 0) prefetch = direct_a && forced == 1;
+  if (in_place_b) prefetch = false;
   T* ap = scratch<T>(static_cast<size_t>(kMC + MR) * kcmax, 0);
   T* edge = scratch<T>(static_cast<size_t>(MR) * P3, 1);
   for (int k0 = 0; k0 < K; k0 += kKC) {
@@ -175,7 +181,7 @@ void core(const Kernels<T>& kern, int r0, int r1, int p0, int p1, int N, int K, 
           for (int k = 0; k < kc; ++k) dst[k * MR + i] = T(0);
       }
       for (int p = p0; p < p1; ++p) {
-        const T* bpk = bp + p * panel_stride + static_cast<long>(k0) * P3;
+        const T* bpk = bp + p * panel_stride + static_cast<long>(k0) * brs;
         // The next slice this thread reads (the next panel's, else the first
         // panel's next slab, else its first), prefetched into L2 over this
         // slice's slivers when the panels do not stay in L2 from step to step.
@@ -196,7 +202,9 @@ void core(const Kernels<T>& kern, int r0, int r1, int p0, int p1, int N, int K, 
           const long a_rs = in_place ? A.rs : 1, a_ks = in_place ? 1 : MR;
           T* cp = C + static_cast<long>(m0 + s * MR) * c_rs + col0;
           const int npf = pf.lines(s, kc);
-          if (full && npf > 0) {
+          if (in_place_b) {  // full by direct_b()'s rule
+            kern.tile_b(m, 0, ng, kc, as, a_rs, a_ks, bpk, brs, cp, c_rs, bias, acc);
+          } else if (full && npf > 0) {
             kern.tile_pf(m, 0, ng, kc, as, a_rs, a_ks, bpk, cp, c_rs, bias, acc, pf.at(s),
                          npf);
           } else if (full) {
@@ -361,6 +369,22 @@ inline bool split_reduction(int M, int N, int K, int nt) {
   return nt > 1 && K >= 4 * kKC * nt && static_cast<long>(M) * N <= (1L << 21);
 }
 
+// A row-major right operand with short rows (the training workspace's, in
+// the weight gradients) is read in place by the tile instead of packed, when
+// its width is whole vectors (no vector reads past a row's end). Packing
+// only copied its rows (S2: ~18 MB of memmove per train step, 5% of it at 2
+// threads), but a tile reading rows far apart walks a page per row or two:
+// alternating in one process, 15 rounds, S2 (rows 1.5 KB) train step 1
+// thread 0.0251 -> 0.0243 s, 2 threads 0.0135 -> 0.0133; S3 (rows 6 KB)
+// 0.628 -> 0.653 s and 0.332 -> 0.347. Hence rows under 2 KB only.
+template <typename T>
+bool direct_b(const Kernels<T>& kern, int N, View<T> B) {
+  const char* e = std::getenv("GRU_DB");
+  if (e != nullptr && e[0] == '0') return false;
+  return B.cs == 1 && B.rs >= N && N % kern.W == 0 &&
+         static_cast<double>(B.rs) * sizeof(T) < 2048.0;
+}
+
 template <typename T>
 void gemm_ksplit(const Kernels<T>& kern, int M, int N, int K, View<T> A, View<T> B, T* C,
                  long c_rs, bool accumulate, const T* biaspad, int nt) {
@@ -383,15 +407,21 @@ void gemm_ksplit(const Kernels<T>& kern, int M, int N, int K, View<T> A, View<T>
     const int tid = 0, nth = 1;
 #endif
     keep_error(&err, [&] {
-      T* bp = scratch<T>(static_cast<size_t>(np) * panel_stride, 2);
+      const bool in_place = direct_b(kern, N, B);
+      T* bp = in_place ? nullptr : scratch<T>(static_cast<size_t>(np) * panel_stride, 2);
       T* c = tid == 0 ? C : part.data() + static_cast<size_t>(tid - 1) * M * N;
       const long crs = tid == 0 ? c_rs : N;
       const int s0 = static_cast<int>(static_cast<long>(nslab) * tid / nth);
       const int s1 = static_cast<int>(static_cast<long>(nslab) * (tid + 1) / nth);
       for (int sl = s0; sl < s1; ++sl) {
         const int k0 = sl * kKC, kc = std::min(kKC, K - k0);
-        pack_panels(W, 0, np, kc, N, B.offset(k0, 0), bp, panel_stride);
         const bool acc = sl > s0 || (tid == 0 && accumulate);
+        if (in_place) {
+          core(kern, 0, M, 0, np, N, kc, A.offset(0, k0), B.offset(k0, 0).p, P3, c, crs, acc,
+               tid == 0 ? biaspad : nullptr, false, B.rs);
+          continue;
+        }
+        pack_panels(W, 0, np, kc, N, B.offset(k0, 0), bp, panel_stride);
         core(kern, 0, M, 0, np, N, kc, A.offset(0, k0), bp, panel_stride, c, crs, acc,
              tid == 0 ? biaspad : nullptr);
       }
@@ -435,7 +465,8 @@ void gemm(const Kernels<T>& kern, int M, int N, int K, View<T> A, View<T> B, T* 
     gemm_ksplit(kern, M, N, K, A, B, C, c_rs, accumulate, biaspad, sp.nt);
     return;
   }
-  std::vector<T> bp(static_cast<size_t>(np) * panel_stride);
+  const bool in_place = direct_b(kern, N, B);
+  std::vector<T> bp(in_place ? 0 : static_cast<size_t>(np) * panel_stride);
   std::exception_ptr err;
   const unsigned int csr = FpMode::current();
 #ifdef _OPENMP
@@ -450,10 +481,16 @@ void gemm(const Kernels<T>& kern, int M, int N, int K, View<T> A, View<T> B, T* 
 #endif
     int r0, r1, p0, p1;
     part(kern, sp, tid, M, np, &r0, &r1, &p0, &p1);
+    if (in_place) {  // nothing shared: no barrier
+      keep_error(&err, [&] {
+        core(kern, r0, r1, p0, p1, N, K, A, B.p, P3, C, c_rs, accumulate, biaspad, false,
+             B.rs);
+      });
+    }
     // Pack split over panels whatever the product's split.
     const int q0 = static_cast<int>(static_cast<long>(np) * tid / sp.nt);
     const int q1 = static_cast<int>(static_cast<long>(np) * (tid + 1) / sp.nt);
-    for (int k0 = 0; k0 < K; k0 += kKC) {
+    for (int k0 = 0; k0 < K && !in_place; k0 += kKC) {
       const int kc = std::min(kKC, K - k0);
       keep_error(&err, [&] {
         pack_panels(W, q0, q1, kc, N, B.offset(k0, 0), bp.data(), panel_stride);

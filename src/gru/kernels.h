@@ -78,6 +78,12 @@ struct Kernels {
   void (*tile_pf)(int m, int g0, int ng, int K, const T* A, long a_rs, long a_ks,
                   const T* Bp, T* C, long c_rs, const T* bias, bool accumulate,
                   const void* pf, int pf_lines) = nullptr;
+  // tile with B read in place from a row-major matrix: Bp[k * 3W + ...]
+  // above becomes B[k * b_rs + ...], B at the panel's first column. Every
+  // vector of the ng gates must lie inside B's rows.
+  void (*tile_b)(int m, int g0, int ng, int K, const T* A, long a_rs, long a_ks,
+                 const T* B, long b_rs, T* C, long c_rs, const T* bias,
+                 bool accumulate) = nullptr;
   void (*epilogue)(const EpilogueArgs<T>& a) = nullptr;
   // Elementwise activation using the kernel's vector code where it has one.
   void (*activate)(Activation a, T* x, long n) = nullptr;
