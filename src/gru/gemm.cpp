@@ -392,6 +392,7 @@ void gemm_ksplit(const Kernels<T>& kern, int M, int N, int K, View<T> A, View<T>
   const int np = (N + P3 - 1) / P3;
   const long panel_stride = static_cast<long>(kKC) * P3;
   const int nslab = (K + kKC - 1) / kKC;
+  const bool in_place = direct_b(kern, N, B);
   // Thread 0 writes C; thread t > 0 its copy at part + (t - 1) M N.
   std::vector<T> part(static_cast<size_t>(nt - 1) * M * N);
   std::exception_ptr err;
@@ -407,7 +408,6 @@ void gemm_ksplit(const Kernels<T>& kern, int M, int N, int K, View<T> A, View<T>
     const int tid = 0, nth = 1;
 #endif
     keep_error(&err, [&] {
-      const bool in_place = direct_b(kern, N, B);
       T* bp = in_place ? nullptr : scratch<T>(static_cast<size_t>(np) * panel_stride, 2);
       T* c = tid == 0 ? C : part.data() + static_cast<size_t>(tid - 1) * M * N;
       const long crs = tid == 0 ? c_rs : N;
