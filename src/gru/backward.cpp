@@ -287,7 +287,7 @@ template <typename T>
 void forward_train(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
                    const Outputs<T>& out, T* workspace) {
   validate(s);
-  detail::read_prefetch_setting();
+  detail::read_env_settings();
   using detail::View;
   const auto& kern = detail::select_kernels<T>();
   const Index B = s.batch, T_ = s.timesteps, F = s.input_dim, H = s.units;
@@ -468,7 +468,7 @@ template <typename T>
 void backward(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
               const GradInputs<T>& gin, const Gradients<T>& grads, T* workspace) {
   validate(s);
-  detail::read_prefetch_setting();
+  detail::read_env_settings();
   using detail::View;
   const FlushSubnormals flush;
   const auto& kern = detail::select_kernels<T>();

@@ -248,7 +248,7 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
   // GRU_PF=1 or 0 forces it on or off (tests: the results are identical).
   const double walked = by_rows ? u_bytes : u_bytes / std::max(1, nt);
   bool prefetch_u = walked > 0.5 * l2;
-  detail::read_prefetch_setting();
+  detail::read_env_settings();
   if (detail::prefetch_setting() >= 0) prefetch_u = detail::prefetch_setting() == 1;
 
   // --- buffers, all allocated before the loop ---------------------------

@@ -5,7 +5,6 @@
 #include "gemm.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <exception>
 
 #ifdef _OPENMP
@@ -379,9 +378,7 @@ inline bool split_reduction(int M, int N, int K, int nt) {
 // 0.628 -> 0.653 s and 0.332 -> 0.347. Hence rows under 2 KB only.
 template <typename T>
 bool direct_b(const Kernels<T>& kern, int N, View<T> B) {
-  const char* e = std::getenv("GRU_DB");
-  if (e != nullptr && e[0] == '0') return false;
-  return B.cs == 1 && B.rs >= N && N % kern.W == 0 &&
+  return in_place_b_allowed() && B.cs == 1 && B.rs >= N && N % kern.W == 0 &&
          static_cast<double>(B.rs) * sizeof(T) < 2048.0;
 }
 

@@ -74,14 +74,19 @@ int best_isa() {
 
 namespace {
 std::atomic<int> prefetch_forced{-1};
+std::atomic<bool> in_place_b{true};
 }  // namespace
 
-void read_prefetch_setting() {
+void read_env_settings() {
   const char* e = std::getenv("GRU_PF");
   prefetch_forced.store(e == nullptr ? -1 : (e[0] == '1' ? 1 : 0), std::memory_order_relaxed);
+  const char* d = std::getenv("GRU_DB");
+  in_place_b.store(d == nullptr || d[0] != '0', std::memory_order_relaxed);
 }
 
 int prefetch_setting() { return prefetch_forced.load(std::memory_order_relaxed); }
+
+bool in_place_b_allowed() { return in_place_b.load(std::memory_order_relaxed); }
 
 // Each table is built the first time its kernel set is selected, and only
 // then: make_kernels() of a wide set is compiled for that set and may itself
