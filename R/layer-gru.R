@@ -374,7 +374,7 @@ gru_forward <- function(self, inputs, mask = NULL, training = NULL,
                       e$recurrent_bias, e$mask, e$initial_state, e$dropout_mask,
                       e$recurrent_dropout_mask, e$options,
                       float64 = plan$float64, gpu = gpu,
-                      packed = plan$packed %||% packed_kernels(self)),
+                      packed = plan$packed),
       what = if (gpu) "cuDNN GRU forward pass" else "GRU forward pass",
       call = call
     )
@@ -496,15 +496,11 @@ gru_prepare_call <- function(self, inputs, mask = NULL, training = NULL,
 #   value is an environment holding the plan), so it dies with the layer,
 #   and saveRDS() writes it empty: a saved layer holds no second copy of its
 #   weights, and a read one rebuilds the plan on its first call.
-# * It also holds the CPU engine's packed copy of the kernels (`packed`, see
-#   PackedWeights in src/gru/gru.h), so repeated calls with the same weights
-#   skip converting and packing them: ~6% of an S4 call, the whole of what
-#   onnxruntime does once per session. It costs (F + H) x 3H values of the
-#   compute type (S4: 25 MB in float32, against 50 MB for the weights in
-#   double), freed when the weights or the config change or the layer goes.
+# * Its `packed` is the layer's packed kernels (packed_kernels()), so a
+#   memo hit costs no second lookup.
 # Calls with another config (cells, layer_rnn(), which add sequence options
-# per call) build the plan without storing it; their packed kernels come
-# from packed_kernels().
+# per call) build the plan without storing it; their `packed` comes from
+# the same packed_kernels(), so cells keep their packing too.
 gru_engine_plan <- function(self, cfg) {
   # is_reference() and wref_value() are imported: each `rlang::` costs ~1 us.
   own <- is_reference(cfg, self$config)
@@ -515,9 +511,6 @@ gru_engine_plan <- function(self, cfg) {
         is_reference(plan$config, cfg)) {
       return(plan)
     }
-    # The weights or config changed: free the old packed kernels now rather
-    # than when R next collects garbage (they live outside R's heap).
-    if (!is.null(plan)) cpp_packed_clear(plan$packed)
   }
   act <- memo_activation(cfg$activation)
   ract <- memo_activation(cfg$recurrent_activation)
@@ -555,13 +548,9 @@ gru_engine_plan <- function(self, cfg) {
       recurrent_dropout_gates = 0L,
       threads = 1L
     ),
-    # The CPU engine's packed kernels (an external pointer, empty until the
-    # first CPU call fills it): only the memoised plan keeps one, as only it
-    # is known to go with these weights.
-    packed = NULL
+    packed = packed_kernels(self)
   )
   if (own) {
-    plan$packed <- cpp_packed_new()
     # In an environment: new_weakref() copies a list value.
     memo <- new.env(parent = emptyenv())
     memo$plan <- plan
@@ -570,14 +559,18 @@ gru_engine_plan <- function(self, cfg) {
   plan
 }
 
-# The packed kernels of a layer whose calls build their plan each time
-# (cells, stepped from R or by layer_rnn()), memoised on the weights alone:
-# the packing depends on nothing else that the engine does not check itself
-# (compute type, kernel width, shapes). Like the plan's, the memo holds the
-# weights it was made for, is compared by reference, frees the old panels
-# when the weights change, and lives in a weak reference that saveRDS()
-# writes empty. A cell step packs its whole kernels for one timestep, so
-# this is most of a small cell's engine time.
+# The CPU engine's packed copy of a layer's kernels (an external pointer to
+# PackedWeights, src/gru/gru.h, empty until the first CPU call fills it), so
+# repeated calls with the same weights skip converting and packing them:
+# ~6% of an S4 call (the whole of what onnxruntime does once per session),
+# most of a small cell's step. It costs (F + H) x 3H values of the compute
+# type (S4: 24 MB in float32, against 50 MB for the weights in double).
+# Memoised on the weights alone, whatever the config: the packing depends on
+# nothing else that the engine does not check itself (compute type, kernel
+# width, shapes). Like the plan memo, it holds the weights it was made for,
+# is compared by reference, and lives in a weak reference that saveRDS()
+# writes empty; new weights free the old panels at once rather than when R
+# next collects garbage (they live outside R's heap).
 packed_kernels <- function(self) {
   ref <- self$packed_memo
   memo <- if (!is.null(ref)) wref_value(ref)

@@ -228,7 +228,7 @@ SEXP cpp_packed_new() {
 // wait for R's garbage collector. NULL: nothing to do.
 // [[Rcpp::export(rng = false)]]
 void cpp_packed_clear(SEXP packed) {
-  if (gru::PackedWeights* p = Rf_isNull(packed) ? nullptr : packed_of(packed)) p->clear();
+  if (gru::PackedWeights* p = packed_of(packed)) p->clear();
 }
 
 // Bytes a cache holds (0 when empty).
