@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "gru/backward.h"
@@ -136,11 +137,27 @@ Rcpp::List train_forward(const gru::Spec& s, SEXP x, SEXP kernel, SEXP recurrent
                             Rcpp::Named("cache") = ptr);
 }
 
+// A gradient argument: NULL, or a double vector of length n.
+void check_gradient_arg(SEXP g, R_xlen_t n, const char* what) {
+  if (Rf_isNull(g)) return;
+  if (TYPEOF(g) != REALSXP || Rf_xlength(g) != n) {
+    throw gru::Error(std::string(what) + " must be a double vector of length " +
+                     std::to_string(static_cast<long long>(n)) + " (got type '" +
+                     Rf_type2char(TYPEOF(g)) + "', length " +
+                     std::to_string(static_cast<long long>(Rf_xlength(g))) + ")");
+  }
+}
+
 template <typename T>
 Rcpp::List train_backward(TrainCache<T>& c, SEXP grad_output, SEXP grad_state,
                           bool need_inputs) {
   if (c.used) throw gru::Error("this training cache was already consumed by a backward pass");
   const gru::Spec& s = c.spec;
+  // R passes the gradients as they are (a double array keeps its dims rather
+  // than being copied by as.double()), so check them here: the engine reads
+  // exactly the output's and the state's lengths.
+  check_gradient_arg(grad_output, output_length(s), "grad_output");
+  check_gradient_arg(grad_state, static_cast<R_xlen_t>(s.batch) * s.units, "grad_state");
   std::vector<T> go, gs;
   copy_in(grad_output, go, s.threads);
   copy_in(grad_state, gs);

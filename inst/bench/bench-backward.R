@@ -8,7 +8,9 @@
 #   forward_s       the engine's forward pass (what a layer call runs)
 #   train_step_s    what fit() runs for a GRU that is the model's first
 #                   layer: the training forward pass (keeping the workspace)
-#                   and the backward pass, without the input gradient
+#                   and the backward pass, without the input gradient; the
+#                   output gradient goes in as fit() passes it (the double
+#                   array, not a copy)
 #   gradients_s     layer_gradients(): the same, with the input gradient (a
 #                   GRU that follows another layer needs it)
 # The engine entry points are called directly (internals, via :::) so the
@@ -62,7 +64,7 @@ for (nm in names(shapes)) {
       }
       step <- function(need_inputs) function() {
         res <- do.call(gru:::cpp_gru_train_forward, c(engine, list(float64 = FALSE)))
-        gru:::cpp_gru_train_backward(res$cache, as.double(grad_output), NULL, need_inputs)
+        gru:::cpp_gru_train_backward(res$cache, grad_output, NULL, need_inputs)
       }
       inner <- if (nm == "S2") 10L else 1L
       med <- interleaved_medians(list(fwd, step(FALSE), step(TRUE)), reps, inner)

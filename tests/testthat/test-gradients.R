@@ -275,6 +275,24 @@ test_that("the training step's forward pass returns what the forward pass return
   }
 })
 
+test_that("the training backward pass checks its gradients' type and length", {
+  # fit() passes double arrays uncopied, so the engine checks what it reads.
+  train_forward <- get("cpp_gru_train_forward", envir = asNamespace("gru"))
+  train_backward <- get("cpp_gru_train_backward", envir = asNamespace("gru"))
+  cs <- gradient_case(return_sequences = TRUE, B = 3L, T = 4L, F = 2L, H = 5L)
+  prep <- gru_prepare_call(cs$self, cs$x)
+  fresh <- function() do.call(train_forward, c(prep$engine, list(float64 = TRUE)))$cache
+  expect_error(train_backward(fresh(), as.double(cs$R)[-1], NULL, TRUE),
+               "grad_output must be a double vector of length 60 (got type 'double', length 59)", fixed = TRUE)
+  expect_error(train_backward(fresh(), as.integer(cs$R), NULL, TRUE),
+               "grad_output must be a double vector of length 60 (got type 'integer', length 60)", fixed = TRUE)
+  expect_error(train_backward(fresh(), cs$R, rep(0, 14), TRUE),
+               "grad_state must be a double vector of length 15")
+  # an array (dims kept) gives what its values as a plain vector give
+  expect_identical(train_backward(fresh(), array(as.double(cs$R), c(3, 4, 5)), NULL, TRUE),
+                   train_backward(fresh(), as.double(cs$R), NULL, TRUE))
+})
+
 test_that("float32 gradients agree with float64", {
   for (ra in c(TRUE, FALSE)) {
     args <- list(reset_after = ra, return_sequences = TRUE, initial_state = TRUE,
