@@ -38,18 +38,6 @@ inline R_xlen_t output_length(const gru::Spec& s) {
   return s.return_sequences ? bh * s.timesteps : bh;
 }
 
-// Widens n floats stored at the start of a double array into that array, in
-// place: walking backwards, double i (bytes 8i..8i+7) only overwrites floats
-// 2i and 2i+1, which were already read. With it the engine writes float
-// results straight into R's vectors (no float copy, no second allocation).
-inline void widen_in_place(double* d, R_xlen_t n) {
-  const float* f = reinterpret_cast<const float*>(d);
-  for (R_xlen_t i = n - 1; i >= 0; --i) {
-    const float v = f[i];
-    d[i] = static_cast<double>(v);
-  }
-}
-
 // The dim attributes of the engine's output (B x H, or B x T x H) and
 // final state (B x H).
 inline void set_output_dims(const gru::Spec& s, Rcpp::NumericVector& output,

@@ -283,9 +283,9 @@ void dropped_inputs(const Spec& s, const Inputs<T>& in, int gate, ColMat<T>* xd)
     xd->middleRows(t * B, B) = x.middleRows(t * B, B).cwiseProduct(m);
 }
 
-template <typename T>
+template <typename T, typename O>
 void forward_train(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
-                   const Outputs<T>& out, T* workspace) {
+                   const Outputs<O>& out, T* workspace) {
   validate(s);
   detail::read_env_settings();
   using detail::View;
@@ -444,22 +444,22 @@ void forward_train(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
       if (out.output != nullptr && (s.return_sequences || last)) {
         // R's layout: unit j of these rows is a contiguous run, so unit by
         // unit (row by row wrote one element per cache line).
-        T* o = out.output + b0 + (s.return_sequences ? B * k : 0);
+        O* o = out.output + b0 + (s.return_sequences ? B * k : 0);
         const Index ostride = s.return_sequences ? B * T_ : B;
         for (Index j = 0; j < H; ++j) {
-          T* oj = o + ostride * j;
-          for (Index b = 0; b < nb; ++b) oj[b] = h_new(b, j);
+          O* oj = o + ostride * j;
+          for (Index b = 0; b < nb; ++b) oj[b] = static_cast<O>(h_new(b, j));
         }
         for (Index b = 0; mt != nullptr && s.zero_output_for_mask && b < nb; ++b) {
           if (mt[b] == 0) {
-            for (Index j = 0; j < H; ++j) o[b + ostride * j] = T(0);
+            for (Index j = 0; j < H; ++j) o[b + ostride * j] = O(0);
           }
         }
       }
       h.swap(h_new);
     }
     if (out.state != nullptr) {
-      Eigen::Map<ColMat<T>>(out.state, B, H).middleRows(b0, nb) = h;
+      Eigen::Map<ColMat<O>>(out.state, B, H).middleRows(b0, nb) = h.template cast<O>();
     }
   });
 }
@@ -519,20 +519,28 @@ void backward(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
       };
 
       dh_new = dh;
-      if (gin.output != nullptr && (s.return_sequences || k == T_ - 1)) {
+      if (s.return_sequences || k == T_ - 1) {
         // Unit by unit: a contiguous run of these rows each (see forward_train).
-        const T* o = gin.output + b0 + (s.return_sequences ? B * k : 0);
+        const Index o0 = b0 + (s.return_sequences ? B * k : 0);
         const Index ostride = s.return_sequences ? B * T_ : B;
         const bool skip_masked = in.mask != nullptr && s.zero_output_for_mask;
-        for (Index j = 0; j < H; ++j) {
-          const T* oj = o + ostride * j;
-          if (skip_masked) {
-            for (Index b = 0; b < nb; ++b) {
-              if (keep(b)) dh_new(b, j) += oj[b];
+        // Rounded to T as read, as a converted copy would have been.
+        auto add_output = [&](const auto* o) {
+          for (Index j = 0; j < H; ++j) {
+            const auto* oj = o + o0 + ostride * j;
+            if (skip_masked) {
+              for (Index b = 0; b < nb; ++b) {
+                if (keep(b)) dh_new(b, j) += static_cast<T>(oj[b]);
+              }
+            } else {
+              for (Index b = 0; b < nb; ++b) dh_new(b, j) += static_cast<T>(oj[b]);
             }
-          } else {
-            for (Index b = 0; b < nb; ++b) dh_new(b, j) += oj[b];
           }
+        };
+        if (gin.output != nullptr) {
+          add_output(gin.output);
+        } else if (gin.output_double != nullptr) {
+          add_output(gin.output_double);
         }
       }
 
@@ -716,6 +724,9 @@ template void activation_derivative<double>(Activation, const double*, const dou
                                             double*, long);
 template void forward_train<float>(const Spec&, const Weights<float>&,
                                    const Inputs<float>&, const Outputs<float>&, float*);
+template void forward_train<float, double>(const Spec&, const Weights<float>&,
+                                           const Inputs<float>&, const Outputs<double>&,
+                                           float*);
 template void forward_train<double>(const Spec&, const Weights<double>&,
                                     const Inputs<double>&, const Outputs<double>&,
                                     double*);

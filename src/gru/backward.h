@@ -40,6 +40,10 @@ struct GradInputs {
   // return_sequences. Null = zero.
   const T* output = nullptr;
   const T* state = nullptr;  // dL/d(final state), B x H; null = zero
+  // dL/d(output) in double precision, read in place of `output` when that is
+  // null: the caller's doubles, each rounded to T as it is read, so a float
+  // pass needs no converted copy (3.3 MB for S2's sequence gradient).
+  const double* output_double = nullptr;
 };
 
 // Where backward writes; any pointer may be null to skip that gradient.
@@ -56,10 +60,12 @@ struct Gradients {
 // Number of T elements the workspace needs.
 std::size_t train_workspace_size(const Spec& spec);
 
-// The forward pass of forward_cpu, also filling `workspace`.
-template <typename T>
+// The forward pass of forward_cpu, also filling `workspace`. The output and
+// state may be doubles when T is float (O = double): each value is rounded
+// to float, as the float computation leaves it, and stored widened.
+template <typename T, typename O = T>
 void forward_train(const Spec& spec, const Weights<T>& w, const Inputs<T>& in,
-                   const Outputs<T>& out, T* workspace);
+                   const Outputs<O>& out, T* workspace);
 
 // Gradients of the loss w.r.t. inputs, initial state and weights, given the
 // upstream gradients and the workspace of the matching forward_train call

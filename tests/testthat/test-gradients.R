@@ -252,7 +252,9 @@ test_that("the training forward pass returns what the forward pass returns", {
 
 test_that("the training step's forward pass returns what the forward pass returns", {
   # cpp_gru_train_forward() (what fit() runs) writes its output straight into
-  # R's vectors, in float32 through an in-place widening.
+  # R's double vectors, and cpp_gru_train_backward() reads R's double output
+  # gradient in place; cpp_gru_backward() runs the same engine on converted
+  # copies in the engine's precision, so the two give identical numbers.
   train_forward <- get("cpp_gru_train_forward", envir = asNamespace("gru"))
   train_backward <- get("cpp_gru_train_backward", envir = asNamespace("gru"))
   for (dtype in c("float32", "float64")) {
@@ -268,8 +270,16 @@ test_that("the training step's forward pass returns what the forward pass return
       expect_equal(res$output, fwd$output, tolerance = tol)
       expect_equal(res$state, fwd$state, tolerance = tol)
       expect_identical(dim(res$output), dim(fwd$output))
-      # and its cache still feeds the backward pass
-      g <- train_backward(res$cache, as.double(cs$R), as.double(cs$S), TRUE)
+      g <- train_backward(res$cache, cs$R, as.double(cs$S), TRUE)
+      ref <- do.call(cpp_gru_backward, c(prep$engine, list(grad_output = as.double(cs$R),
+                                                           grad_state = as.double(cs$S),
+                                                           float64 = f64)))
+      expect_identical(res$output, ref$output)
+      expect_identical(res$state, ref$state)
+      for (nm in c("inputs", "initial_state", "kernel", "recurrent_kernel",
+                   "input_bias", "recurrent_bias")) {
+        expect_identical(g[[nm]], ref[[nm]], label = paste(dtype, seq, nm))
+      }
       expect_identical(dim(g$kernel), dim(cs$self$weights$kernel))
     }
   }
