@@ -602,6 +602,21 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
         for (int c = cb0; c < cb1; ++c) {
           const int j0 = c * W;
           const int nu = std::min(W, H - j0);
+          if (rb1 - rb0 == 1) {
+            // One row (a batch of one): unit by unit, so the stores run
+            // along R's timestep axis rather than one per inner loop.
+            const int b = rb0;
+            for (int u = 0; u < nu; ++u) {
+              O* o = out.output + BT * (j0 + u) + b;
+              const T* q = xp.get() + (c * CR + b) * W3 + u;
+              for (int kk = 0; kk < nk; ++kk) {
+                const int k = k0 + kk;
+                const int t = s.go_backwards ? Tn - 1 - k : k;
+                o[static_cast<long>(B) * k] = O(q[static_cast<long>(t - tlo) * B * W3]);
+              }
+            }
+            continue;
+          }
           for (int kk = 0; kk < nk; ++kk) {
             const int k = k0 + kk;
             const int t = s.go_backwards ? Tn - 1 - k : k;

@@ -83,6 +83,30 @@ test_that("dropout masks of 1 and 3 gate blocks give the same results on any thr
   }
 })
 
+test_that("a batch of one gives the results its row gets in a larger batch", {
+  # A batch of one writes its sequence output unit by unit; a larger batch
+  # step by step. 1100 steps make two projection chunks for a batch of one.
+  set.seed(4)
+  x <- array(stats::rnorm(3 * 1100 * 5), c(3, 1100, 5))
+  mask <- random_mask(3, 1100)
+  for (dtype in c("float32", "float64")) {
+    for (go_backwards in c(FALSE, TRUE)) {
+      for (threads in 1:2) {
+        old <- gru_threads(threads)
+        set.seed(9)
+        layer <- layer_gru(units = 20, go_backwards = go_backwards, dtype = dtype,
+                           return_sequences = TRUE)
+        all_rows <- layer(x, mask = mask)
+        one <- layer(x[2, , , drop = FALSE], mask = mask[2, , drop = FALSE])
+        gru_threads(old)
+        tol <- if (dtype == "float32") 1e-6 else 1e-12
+        expect_equal(one, all_rows[2, , , drop = FALSE], tolerance = tol,
+                     info = paste(dtype, go_backwards, threads))
+      }
+    }
+  }
+})
+
 test_that("the engine matches the R reference with dropout, masks and both resets", {
   set.seed(3)
   x <- array(stats::rnorm(9 * 5 * 6), c(9, 5, 6))
