@@ -13,6 +13,12 @@
 #                   array, not a copy)
 #   gradients_s     layer_gradients(): the same, with the input gradient (a
 #                   GRU that follows another layer needs it)
+#   ratio_train, ratio_gradients   median time / median forward time
+#   paired_train, paired_gradients the median over rounds of each round's
+#                   time / that round's forward time: the machines this was
+#                   written on change speed from minute to minute, and a
+#                   round's three timings are seconds apart, so the paired
+#                   ratio moves less with the load than the ratio of medians
 # The engine entry points are called directly (internals, via :::) so the
 # thread count can be set; it is the `threads` field of the engine's Spec.
 # The three are timed in turn, round after round (medians of `reps` rounds;
@@ -28,11 +34,11 @@ shapes <- list(
 )
 
 # Times the functions of `fs` in turn, `reps` rounds (after one warm-up
-# round), so all of them see the same machine load; the median elapsed
-# seconds of each. Each sample runs a function `inner` times (short calls,
+# round), so all of them see the same machine load: the elapsed seconds, one
+# row per function and one column per round. Each sample runs a function `inner` times (short calls,
 # such as S2's ~10 ms forward pass, are then well above the clock's
 # resolution) and is divided by `inner`.
-interleaved_medians <- function(fs, reps, inner = 1L) {
+interleaved_times <- function(fs, reps, inner = 1L) {
   once <- function(f) {
     t0 <- proc.time()[["elapsed"]]
     for (i in seq_len(inner)) f()
@@ -40,7 +46,7 @@ interleaved_medians <- function(fs, reps, inner = 1L) {
   }
   for (f in fs) once(f)
   times <- vapply(seq_len(reps), function(r) vapply(fs, once, 0), numeric(length(fs)))
-  apply(matrix(times, nrow = length(fs)), 1L, stats::median)
+  matrix(times, nrow = length(fs))  # one row per function, one column per round
 }
 
 layer_self <- gru:::layer_self
@@ -67,14 +73,17 @@ for (nm in names(shapes)) {
         gru:::cpp_gru_train_backward(res$cache, grad_output, NULL, need_inputs)
       }
       inner <- if (nm == "S2") 10L else 1L
-      med <- interleaved_medians(list(fwd, step(FALSE), step(TRUE)), reps, inner)
+      times <- interleaved_times(list(fwd, step(FALSE), step(TRUE)), reps, inner)
+      med <- apply(times, 1L, stats::median)
       fwd <- med[[1]]
       train <- med[[2]]
       both <- med[[3]]
+      paired <- function(i) round(stats::median(times[i, ] / times[1L, ]), 2)
       row <- data.frame(shape = nm, return_sequences = seq, threads = threads,
                         forward_s = fwd, train_step_s = train,
-                        ratio_train = round(train / fwd, 2), gradients_s = both,
-                        ratio_gradients = round(both / fwd, 2))
+                        ratio_train = round(train / fwd, 2), paired_train = paired(2L),
+                        gradients_s = both, ratio_gradients = round(both / fwd, 2),
+                        paired_gradients = paired(3L))
       print(row, row.names = FALSE)
       results[[length(results) + 1L]] <- row
     }
