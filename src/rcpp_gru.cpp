@@ -302,18 +302,27 @@ Rcpp::List cpp_backend_info() {
       Rcpp::Named("cpu_kernels") = std::string(gru::detail::select_kernels<float>().isa));
 }
 
-// TRUE when a double vector holds no NA, NaN or Inf: one pass over the bits
-// (exponent all ones), no allocation. The layer call's input check.
+// TRUE when a double vector holds no NA, NaN or Inf (exponent bits all
+// ones), with no allocation: the layer call's input check. Adding 1 to the
+// exponent field carries into the sign bit exactly when the field is all
+// ones, so the test is an and, an add and a shift: 64-bit integer operations
+// SSE2 has, which the compiler vectorises (omp simd). The comparison it
+// replaced ran one element at a time (~2 us of S1's ~150 us call). Integer
+// bits, not arithmetic on the doubles, so no floating-point flag can fold
+// the test away.
 // [[Rcpp::export(rng = false)]]
 bool cpp_all_finite(SEXP x) {
   const R_xlen_t n = Rf_xlength(x);
   const double* p = REAL(x);
+  const uint64_t exponent = 0x7ff0000000000000ULL, one = 0x0010000000000000ULL;
   uint64_t bad = 0;
-  const uint64_t e = 0x7ff0000000000000ULL;
+#ifdef _OPENMP
+#pragma omp simd reduction(| : bad)
+#endif
   for (R_xlen_t i = 0; i < n; ++i) {
     uint64_t u;
     std::memcpy(&u, p + i, sizeof u);
-    bad |= static_cast<uint64_t>((u & e) == e);
+    bad |= ((u & exponent) + one) >> 63;
   }
   return bad == 0;
 }

@@ -55,6 +55,20 @@ test_that("inputs must be finite numeric 3-D arrays with no empty dimension", {
   expect_error(layer(bad), class = "gru_error_nonfinite")
   bad[2, 3, 1] <- NaN
   expect_error(layer(bad), class = "gru_error_nonfinite")
+  # the input check finds a non-finite value anywhere, in inputs of any length
+  all_finite <- get("cpp_all_finite", envir = asNamespace("gru"))
+  for (n in c(1, 2, 3, 7, 8, 33, 1000)) {
+    v <- stats::runif(n, -1, 1) * 1e308
+    expect_true(all_finite(v))
+    for (at in unique(c(1, ceiling(n / 2), n))) {
+      for (value in list(NA_real_, NaN, Inf, -Inf)) {
+        w <- v
+        w[at] <- value
+        expect_false(all_finite(w), label = paste(n, at, value))
+      }
+    }
+  }
+  expect_true(all_finite(c(.Machine$double.xmax, -.Machine$double.xmax, 5e-324, -0, 0)))
   expect_false(layer$built)
   expect_snapshot(error = TRUE, layer(matrix(1, 2, 3)))
   expect_snapshot(error = TRUE, layer(array(0, c(2, 0, 3))))
