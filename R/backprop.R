@@ -64,13 +64,6 @@ gru_train_pass <- function(self, inputs, mask = NULL, training = NULL,
                     bias = !is.null(self$weights$bias)))
 }
 
-# `x` as doubles for the engine, which reads only the values: a double array
-# goes as it is, since as.double() would copy it to drop its dims (6.5 MB per
-# training step for S2's sequence gradient).
-as_double_array <- function(x) {
-  if (is.double(x)) x else as.double(x)
-}
-
 gru_train_backward <- function(self, cache, grad_output, grad_state = NULL,
                                need_inputs = TRUE, call = rlang::caller_env()) {
   res <- with_backend_errors(

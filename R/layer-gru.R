@@ -529,11 +529,8 @@ gru_engine_plan <- function(self, cfg) {
     # GPUs do not come and go in a session (see backend_facts()).
     cpu_only = backend_is_cpu_only(cfg$use_cudnn),
     units = as.integer(cfg$units),
-    # The engine reads the values only: a double matrix goes as it is
-    # (as.double() would copy it, 50 MB per call for S4).
-    kernel = if (is.double(w$kernel)) w$kernel else as.double(w$kernel),
-    recurrent_kernel = if (is.double(w$recurrent_kernel)) w$recurrent_kernel else
-      as.double(w$recurrent_kernel),
+    kernel = as_double_array(w$kernel),
+    recurrent_kernel = as_double_array(w$recurrent_kernel),
     input_bias = if (is.null(bias)) NULL else
       if (reset_after) as.double(bias[1L, ]) else as.double(bias),
     recurrent_bias = if (!is.null(bias) && reset_after) as.double(bias[2L, ]),
