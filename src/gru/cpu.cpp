@@ -548,7 +548,19 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
             if (sync) GRU_BARRIER();
           }
           const int phase = pass == 0 ? phase1 : 2;
-          if (one_tile) {
+          if (one_tile && rb1 - rb0 == 1 && (rdg != 3 || pass == 1)) {
+            // One row (a batch of one): all its blocks' products in one
+            // kernel call, sharing each broadcast of the state (S1: 100
+            // steps of 1 x 64 by 64 x 192; see row_panels). Pass 1 is
+            // reset_after = FALSE's candidate, (r h) U_h.
+            const T* a = pass == 0 ? a_of[0] : rhbuf.get();
+            kern.row_panels(cb1 - cb0, pass == 0 ? 0 : 2, pass == 0 ? ng1 : 1, H,
+                            a + static_cast<long>(rb0) * Hp,
+                            upp + static_cast<size_t>(cb0) * H * W3,
+                            static_cast<long>(H) * W3, tile, tstride,
+                            pass == 0 && has_rec_bias ? bias_rec.data() + cb0 * W3 : nullptr);
+            finish(phase, cb0, cb1 - cb0, rb0, 1, tile);
+          } else if (one_tile) {
             const int m = rb1 - rb0;
             for (int c = cb0; c < cb1; ++c) {
               T* dst = tile + (c - cb0) * tstride;
@@ -605,15 +617,18 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
           if (rb1 - rb0 == 1) {
             // One row (a batch of one): unit by unit, so the stores run
             // along R's timestep axis rather than one per inner loop.
+            // Step kk of the chunk is row t - tlo = kk (go_backwards: nk - 1
+            // - kk) of the block: a fixed stride either way, hoisted out of
+            // the loop (the per-element index arithmetic was most of its
+            // ~20 instructions an element).
             const int b = rb0;
+            const long ostep = B;
+            const long qstep = (s.go_backwards ? -1L : 1L) * B * W3;
+            const long q0 = s.go_backwards ? static_cast<long>(nk - 1) * B * W3 : 0;
             for (int u = 0; u < nu; ++u) {
-              O* o = out.output + BT * (j0 + u) + b;
-              const T* q = xp.get() + (c * CR + b) * W3 + u;
-              for (int kk = 0; kk < nk; ++kk) {
-                const int k = k0 + kk;
-                const int t = s.go_backwards ? Tn - 1 - k : k;
-                o[static_cast<long>(B) * k] = O(q[static_cast<long>(t - tlo) * B * W3]);
-              }
+              O* o = out.output + BT * (j0 + u) + b + ostep * k0;
+              const T* q = xp.get() + (c * CR + b) * W3 + u + q0;
+              for (int kk = 0; kk < nk; ++kk) o[ostep * kk] = O(q[qstep * kk]);
             }
             continue;
           }

@@ -84,6 +84,12 @@ struct Kernels {
   void (*tile_b)(int m, int g0, int ng, int K, const T* A, long a_rs, long a_ks,
                  const T* B, long b_rs, T* C, long c_rs, const T* bias,
                  bool accumulate) = nullptr;
+  // One row a (a batch of one) times gates [g0, g0 + ng) of nb gate panels,
+  // P_c = Bp + c * p_bs, all at once:
+  //   C[c * c_bs + g*W + u] = sum_k a[k] * P_c[k * 3W + g*W + u]
+  //                           (+ bias[c * 3W + g*W + u] when bias is given).
+  void (*row_panels)(int nb, int g0, int ng, int K, const T* a, const T* Bp, long p_bs,
+                     T* C, long c_bs, const T* bias) = nullptr;
   void (*epilogue)(const EpilogueArgs<T>& a) = nullptr;
   // Elementwise activation using the kernel's vector code where it has one.
   void (*activate)(Activation a, T* x, long n) = nullptr;

@@ -107,6 +107,62 @@ test_that("a batch of one gives the results its row gets in a larger batch", {
   }
 })
 
+test_that("a batch of one runs all its unit blocks' products at once, exactly", {
+  # A batch of one takes every unit block's recurrent product in one kernel
+  # call (row_panels in kernels_impl.inc; groups of up to 4 blocks, 5 as
+  # 3 + 2), summing each element's terms in the order a tile of three rows
+  # does. Where the input projection's tiles are whole for both batches too
+  # (96 steps: MR divides 96 and 3 x 96, and up to 70 units the chunk holds
+  # all steps) its outputs are then its row's in a batch of three, bit for
+  # bit. Larger layers project a step at a time (the chunk's memory budget),
+  # and a one-row projection tile sums in another order, so they agree to
+  # float rounding; 2 threads split their unit blocks (a barrier per step).
+  # Units from one block to ten; both resets (reset_after = FALSE runs the
+  # candidate's product through it too); each kernel set.
+  with_isa <- function(isa, expr) {
+    old <- Sys.getenv("GRU_ISA", unset = NA)
+    Sys.setenv(GRU_ISA = isa)
+    on.exit(if (is.na(old)) Sys.unsetenv("GRU_ISA") else Sys.setenv(GRU_ISA = old))
+    force(expr)
+  }
+  set.seed(5)
+  x <- array(stats::rnorm(3 * 96 * 7), c(3, 96, 7))
+  for (isa in c("avx512", "avx2", "generic")) {
+    for (units in c(5, 20, 40, 70, 150, 300)) {
+      for (reset_after in c(TRUE, FALSE)) {
+        for (dtype in c("float32", "float64")) {
+          threads <- if (units >= 150) 2 else 1
+          old <- gru_threads(threads)
+          set.seed(9)
+          layer <- layer_gru(units = units, reset_after = reset_after, dtype = dtype,
+                             go_backwards = units == 40, return_sequences = TRUE,
+                             return_state = TRUE)
+          res <- with_isa(isa, list(all = layer(x), one = layer(x[2, , , drop = FALSE])))
+          gru_threads(old)
+          info <- paste(isa, units, reset_after, dtype)
+          if (units <= 70) {
+            expect_identical(res$one[[1]], res$all[[1]][2, , , drop = FALSE], info = info)
+            expect_identical(res$one[[2]], res$all[[2]][2, , drop = FALSE], info = info)
+          } else {
+            tol <- if (dtype == "float32") 1e-6 else 1e-13
+            expect_equal(res$one[[1]], res$all[[1]][2, , , drop = FALSE], tolerance = tol,
+                         info = info)
+            expect_equal(res$one[[2]], res$all[[2]][2, , drop = FALSE], tolerance = tol,
+                         info = info)
+          }
+          w <- gru:::layer_self(layer)
+          ref <- gru:::gru_forward_r(x[2, , , drop = FALSE], w$weights, w$config,
+                                     gru:::memo_activation("tanh"),
+                                     gru:::memo_activation("sigmoid"), NULL, NULL,
+                                     gru:::no_dropout_masks)
+          expect_equal(res$one[[1]], ref$output,
+                       tolerance = if (dtype == "float32") 1e-5 else 1e-12, info = info)
+        }
+      }
+    }
+  }
+})
+
 test_that("the engine matches the R reference with dropout, masks and both resets", {
   set.seed(3)
   x <- array(stats::rnorm(9 * 5 * 6), c(9, 5, 6))
