@@ -5,7 +5,8 @@
 #   S2: batch 64, 100 steps, 64 features, 128 units
 #   S3: batch 64, 200 steps, 256 features, 512 units
 # Columns:
-#   forward_s       the engine's forward pass (what a layer call runs)
+#   forward_s       the engine's forward pass (what a layer call runs,
+#                   reusing the layer's packed kernels as a layer call does)
 #   train_step_s    what fit() runs for a GRU that is the model's first
 #                   layer: the training forward pass (keeping the workspace)
 #                   and the backward pass, without the input gradient; the
@@ -62,11 +63,13 @@ for (nm in names(shapes)) {
                        use_cudnn = FALSE)
     out <- layer(x)
     grad_output <- array(stats::rnorm(length(out)), dim(out))
-    engine <- prepare(layer_self(layer), x)$engine
+    prep <- prepare(layer_self(layer), x)
+    engine <- prep$engine
     for (threads in 1:2) {
       engine$options$threads <- threads
       fwd <- function() {
-        do.call(gru:::cpp_gru_forward, c(engine, list(float64 = FALSE, gpu = FALSE)))
+        do.call(gru:::cpp_gru_forward, c(engine, list(float64 = FALSE, gpu = FALSE,
+                                                      packed = prep$plan$packed)))
       }
       step <- function(need_inputs) function() {
         res <- do.call(gru:::cpp_gru_train_forward, c(engine, list(float64 = FALSE)))
