@@ -131,10 +131,14 @@ struct Kernels {
 //   prefetch_setting(): -1 unset, else 0 or 1.
 // * GRU_DB=0 makes the weight gradients pack a right operand they could
 //   read in place (see direct_b() in gemm.cpp). in_place_b_allowed().
-// Neither changes results.
+// * GRU_DYN=0 makes two threads on a unit split of the forward's steps take
+//   fixed halves of the unit blocks instead of claiming them from opposite
+//   ends. two_ended_allowed().
+// None changes results.
 void read_env_settings();
 int prefetch_setting();
 bool in_place_b_allowed();
+bool two_ended_allowed();
 
 // The next panel (or slice) of a product, `bytes` from `base`, prefetched
 // over the `calls` tile calls that compute the current one: call j takes

@@ -16,6 +16,16 @@ expect_same_on_1_and_2_threads <- function(args, info = NULL) {
   expect_equal(two, one, tolerance = 1e-6, info = info)
 }
 
+# Evaluates expr with environment variable `name` set to `value`, then
+# restores it (the engines read their switches, GRU_ISA, GRU_DYN, per call).
+with_env_var <- function(name, value, expr) {
+  old <- Sys.getenv(name, unset = NA)
+  do.call(Sys.setenv, stats::setNames(list(value), name))
+  on.exit(if (is.na(old)) Sys.unsetenv(name) else
+    do.call(Sys.setenv, stats::setNames(list(old), name)))
+  force(expr)
+}
+
 random_mask <- function(b, n_steps) {
   m <- matrix(stats::runif(b * n_steps) > 0.3, b, n_steps)
   m[, 1] <- TRUE
@@ -83,6 +93,34 @@ test_that("dropout masks of 1 and 3 gate blocks give the same results on any thr
   }
 })
 
+test_that("two threads claiming unit blocks from both ends give identical results", {
+  # With a unit split (a small batch, a large layer: a barrier per step) two
+  # threads claim each step's unit blocks from opposite ends, so a slowed
+  # thread hands blocks to the other; GRU_DYN=0 gives each a fixed half.
+  # Which thread computes a block must not matter: every variant, 1 thread
+  # and both 2-thread schemes, bit for bit.
+  set.seed(8)
+  x <- array(stats::rnorm(10 * 30 * 9), c(10, 30, 9))
+  mask <- random_mask(10, 30)
+  for (reset_after in c(TRUE, FALSE)) {
+    for (return_sequences in c(TRUE, FALSE)) {
+      run <- function(threads) {
+        old <- gru_threads(threads)
+        on.exit(gru_threads(old))
+        set.seed(3)
+        layer <- layer_gru(units = 300, reset_after = reset_after, go_backwards = !reset_after,
+                           return_sequences = return_sequences, return_state = TRUE)
+        layer(x, mask = mask)
+      }
+      info <- paste(reset_after, return_sequences)
+      both_ends <- with_env_var("GRU_DYN", "1", run(2))
+      halves <- with_env_var("GRU_DYN", "0", run(2))
+      expect_identical(both_ends, halves, info = info)
+      expect_identical(both_ends, run(1), info = info)
+    }
+  }
+})
+
 test_that("a batch of one gives the results its row gets in a larger batch", {
   # A batch of one writes its sequence output unit by unit; a larger batch
   # step by step. 1100 steps make two projection chunks for a batch of one.
@@ -119,12 +157,6 @@ test_that("a batch of one runs all its unit blocks' products at once, exactly", 
   # float rounding; 2 threads split their unit blocks (a barrier per step).
   # Units from one block to ten; both resets (reset_after = FALSE runs the
   # candidate's product through it too); each kernel set.
-  with_isa <- function(isa, expr) {
-    old <- Sys.getenv("GRU_ISA", unset = NA)
-    Sys.setenv(GRU_ISA = isa)
-    on.exit(if (is.na(old)) Sys.unsetenv("GRU_ISA") else Sys.setenv(GRU_ISA = old))
-    force(expr)
-  }
   set.seed(5)
   x <- array(stats::rnorm(3 * 96 * 7), c(3, 96, 7))
   for (isa in c("avx512", "avx2", "generic")) {
@@ -137,7 +169,8 @@ test_that("a batch of one runs all its unit blocks' products at once, exactly", 
           layer <- layer_gru(units = units, reset_after = reset_after, dtype = dtype,
                              go_backwards = units == 40, return_sequences = TRUE,
                              return_state = TRUE)
-          res <- with_isa(isa, list(all = layer(x), one = layer(x[2, , , drop = FALSE])))
+          res <- with_env_var("GRU_ISA", isa,
+                              list(all = layer(x), one = layer(x[2, , , drop = FALSE])))
           gru_threads(old)
           info <- paste(isa, units, reset_after, dtype)
           if (units <= 70) {
