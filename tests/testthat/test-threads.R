@@ -102,22 +102,27 @@ test_that("two threads claiming unit blocks from both ends give identical result
   set.seed(8)
   x <- array(stats::rnorm(10 * 30 * 9), c(10, 30, 9))
   mask <- random_mask(10, 30)
-  for (reset_after in c(TRUE, FALSE)) {
-    for (return_sequences in c(TRUE, FALSE)) {
+  # Dropout on its 1 or 3 gate blocks (implementation 2 or 1) when training.
+  cases <- expand.grid(reset_after = c(TRUE, FALSE), return_sequences = c(TRUE, FALSE),
+                       implementation = 1:2, training = c(FALSE, TRUE))
+  for (i in seq_len(nrow(cases))) {
+    with(cases[i, ], {
       run <- function(threads) {
         old <- gru_threads(threads)
         on.exit(gru_threads(old))
         set.seed(3)
         layer <- layer_gru(units = 300, reset_after = reset_after, go_backwards = !reset_after,
-                           return_sequences = return_sequences, return_state = TRUE)
-        layer(x, mask = mask)
+                           return_sequences = return_sequences, return_state = TRUE,
+                           dropout = 0.2, recurrent_dropout = 0.3,
+                           implementation = implementation, seed = 4)
+        layer(x, mask = mask, training = training)
       }
-      info <- paste(reset_after, return_sequences)
+      info <- paste(names(cases), cases[i, ], collapse = " ")
       both_ends <- with_env_var("GRU_DYN", "1", run(2))
       halves <- with_env_var("GRU_DYN", "0", run(2))
       expect_identical(both_ends, halves, info = info)
       expect_identical(both_ends, run(1), info = info)
-    }
+    })
   }
 })
 
