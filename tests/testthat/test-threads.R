@@ -152,8 +152,8 @@ test_that("a batch of one gives the results its row gets in a larger batch", {
 
 test_that("a batch of one runs all its unit blocks' products at once, exactly", {
   # A batch of one takes every unit block's recurrent product in one kernel
-  # call (row_panels in kernels_impl.inc; groups of up to 4 blocks, 5 as
-  # 3 + 2), summing each element's terms in the order a tile of three rows
+  # call (row_panels in kernels_impl.inc; groups of up to 4 blocks, none
+  # alone), summing each element's terms in the order a tile of three rows
   # does. Where the input projection's tiles are whole for both batches too
   # (96 steps: MR divides 96 and 3 x 96, and up to 70 units the chunk holds
   # all steps) its outputs are then its row's in a batch of three, bit for
