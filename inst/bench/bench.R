@@ -16,7 +16,10 @@
 # Each round times gru (`reps` calls per thread count) and then, if present,
 # onnxruntime (a fresh `node` process, `reps + 1` runs, its median), so the two
 # alternate under the same machine load. Reported times are medians over all
-# rounds (>= 10 runs each with the defaults). The sgemm limit (OpenBLAS
+# rounds (>= 10 runs each with the defaults); speedup_vs_ort divides those
+# medians, paired_speedup is the median over rounds of each round's
+# onnxruntime time over that round's median gru time (the two are seconds
+# apart, so it moves less with the machine's slow and fast phases). The sgemm limit (OpenBLAS
 # 2048^3, via sgemm-limit.sh) is measured before and after the rounds; the
 # better rate counts. Peak memory: a child R process builds the layer, resets
 # its peak RSS (/proc/self/clear_refs) and reports the peak of one forward
@@ -214,11 +217,20 @@ for (nm in names(shapes)) {
   small <- gflop(s) < 0.01
   g <- list(`1` = numeric(), `2` = numeric())
   o <- list(`1` = numeric(), `2` = numeric())
+  # Paired: each round's onnxruntime time over that round's median gru time,
+  # taken seconds apart, so a slow phase of the machine (they last seconds
+  # to minutes here) hits both sides of a ratio.
+  p <- list(`1` = numeric(), `2` = numeric())
   for (r in seq_len(rounds)) {
     for (th in c("1", "2")) {
-      g[[th]] <- c(g[[th]], if (small) time_small(case, as.integer(th), reps)
-                            else time_calls(case, as.integer(th), reps))
-      if (has_ort) o[[th]] <- c(o[[th]], ort_time(s, th, reps + 1L))
+      gr <- if (small) time_small(case, as.integer(th), reps)
+            else time_calls(case, as.integer(th), reps)
+      g[[th]] <- c(g[[th]], gr)
+      if (has_ort) {
+        orr <- ort_time(s, th, reps + 1L)
+        o[[th]] <- c(o[[th]], orr)
+        p[[th]] <- c(p[[th]], orr / stats::median(gr))
+      }
     }
   }
   for (th in c("1", "2")) {
@@ -227,6 +239,7 @@ for (nm in names(shapes)) {
       threads = as.integer(th), gru_ms = stats::median(g[[th]]), gru_min_ms = min(g[[th]]),
       gru_runs = length(g[[th]]),
       ort_ms = if (has_ort) stats::median(o[[th]]) else NA_real_,
+      paired_speedup = if (has_ort) stats::median(p[[th]]) else NA_real_,
       ort_runs = if (has_ort) length(o[[th]]) * (reps + 1L) else 0L
     )
   }
@@ -301,8 +314,8 @@ fmt <- function(d) {
 cat(sprintf("\nsgemm limit (OpenBLAS 2048^3, OPENBLAS_CORETYPE=%s, GFLOP/s): 1 thread %.1f, 2 threads %.1f\n",
             openblas_core, limit[["1"]], limit[["2"]]))
 cat("\nMedian ms per forward pass (float32, reset_after, return_sequences):\n")
-print(fmt(res[c("shape", "threads", "gru_ms", "ort_ms", "speedup_vs_ort", "gflops",
-                "pct_of_sgemm", "gru_runs", "ort_runs")]), row.names = FALSE)
+print(fmt(res[c("shape", "threads", "gru_ms", "ort_ms", "speedup_vs_ort", "paired_speedup",
+                "gflops", "pct_of_sgemm", "gru_runs", "ort_runs")]), row.names = FALSE)
 if (!is.null(f64)) {
   cat("\nfloat64 vs float32 (1 thread, median ms):\n")
   print(fmt(f64), row.names = FALSE)
