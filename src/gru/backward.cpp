@@ -25,6 +25,7 @@
 #include <exception>
 #include <vector>
 
+#include "buffer.h"
 #include "gemm.h"
 #include "kernels.h"
 
@@ -336,7 +337,12 @@ void forward_train(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
   // code below.
   const bool fused = from_output(s.activation) && from_output(s.recurrent_activation);
 
-  for_rows(int(B), kern.MR, nt, [&](Index b0, Index nb, int) {
+  for_rows(int(B), kern.MR, nt, [&](Index b0, Index nb, int tid) {
+    // This thread's share of the sequence output's pages, faulted in at
+    // once (see populate_pages in buffer.h).
+    if (out.output != nullptr && s.return_sequences) {
+      populate_pages(out.output, static_cast<std::size_t>(B * T_ * H) * sizeof(O), tid, nt);
+    }
     RowMat<T> h(nb, H), h_new(nb, H), hu(nb, 3 * H), pre(nb, 3 * H), hd(nb, H);
     if (in.initial_state != nullptr) {
       h = Eigen::Map<const ColMat<T>>(in.initial_state, B, H).middleRows(b0, nb);

@@ -35,6 +35,7 @@
 #include <omp.h>
 #endif
 
+#include "buffer.h"
 #include "gru.h"
 #include "kernels.h"
 
@@ -368,6 +369,11 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
     } else {
       cb0 = static_cast<int>(static_cast<long>(NB) * tid / nth);
       cb1 = static_cast<int>(static_cast<long>(NB) * (tid + 1) / nth);
+    }
+    // This thread's share of the sequence output's pages, faulted in at once
+    // (see populate_pages).
+    if (s.return_sequences) {
+      populate_pages(out.output, static_cast<size_t>(BT) * H * sizeof(O), tid, nth);
     }
     T* ap = apack.get() + static_cast<size_t>(tid) * nmc_max * kc_max;
     T* kslice = pack_k ? nullptr : kslices.get() + static_cast<size_t>(tid) * kc_max * W3;

@@ -349,3 +349,31 @@ test_that("cpp_getenv() reads what Sys.getenv() reads", {
   expect_identical(gru:::cpp_getenv(vars), Sys.getenv(vars, unset = "", names = FALSE))
   expect_identical(gru:::cpp_getenv(character()), character())
 })
+
+test_that("outputs of 1 MiB or more, their pages faulted in ahead, are right", {
+  # A sequence output of at least 1 MiB has its pages faulted in by each
+  # thread before the engine writes them (populate_pages in buffer.h), in
+  # the forward pass and in the training forward pass. Neither may change a
+  # value: the forward matches the R reference, the training forward the
+  # forward exactly, on 1 and 2 threads.
+  set.seed(2)
+  x <- array(stats::rnorm(16 * 100 * 5), c(16, 100, 5))
+  for (threads in 1:2) {
+    for (reset_after in c(TRUE, FALSE)) {
+      old <- gru_threads(threads)
+      layer <- layer_gru(units = 128, reset_after = reset_after, return_sequences = TRUE)
+      y <- layer(x)
+      self <- gru:::layer_self(layer)
+      engine <- gru:::gru_prepare_call(self, x)$engine
+      trained <- do.call(gru:::cpp_gru_train_forward, c(engine, list(float64 = FALSE)))
+      gru_threads(old)
+      info <- paste(threads, reset_after)
+      expect_gte(length(y) * 8, 2^20)
+      ref <- gru:::gru_forward_r(x, self$weights, self$config, gru:::memo_activation("tanh"),
+                                 gru:::memo_activation("sigmoid"), NULL, NULL,
+                                 gru:::no_dropout_masks)
+      expect_equal(y, ref$output, tolerance = 1e-5, info = info)
+      expect_identical(trained$output, y, info = info)
+    }
+  }
+})
