@@ -7,11 +7,12 @@
 # workspace's z and r columns, or all three), both dtypes.
 
 grads_with_db <- function(db, x, units, reset_after, dtype, threads) {
-  old_env <- Sys.getenv("GRU_DB", unset = NA)
-  if (is.na(db)) Sys.unsetenv("GRU_DB") else Sys.setenv(GRU_DB = db)
-  on.exit(if (is.na(old_env)) Sys.unsetenv("GRU_DB") else Sys.setenv(GRU_DB = old_env))
+  with_env_var("GRU_DB", db, grads_of(x, units, reset_after, dtype, threads))
+}
+
+grads_of <- function(x, units, reset_after, dtype, threads) {
   old <- gru_threads(threads)
-  on.exit(gru_threads(old), add = TRUE)
+  on.exit(gru_threads(old))
   set.seed(12)
   d <- dim(x)
   layer <- layer_gru(units = units, reset_after = reset_after, dtype = dtype,

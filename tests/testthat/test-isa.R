@@ -19,13 +19,6 @@ run_on_emulated_cpu <- function(isa, script, timeout = 300) {
   list(status = status, output = readLines(out, warn = FALSE))
 }
 
-with_isa <- function(isa, expr) {
-  old <- Sys.getenv("GRU_ISA", unset = NA)
-  Sys.setenv(GRU_ISA = isa)
-  on.exit(if (is.na(old)) Sys.unsetenv("GRU_ISA") else Sys.setenv(GRU_ISA = old))
-  force(expr)
-}
-
 test_that("the AVX2 and generic kernel sets run on a CPU without AVX-512", {
   skip_if_not(nzchar(Sys.which("valgrind")), "valgrind is not installed (tools/setup.sh installs it)")
   skip_if_not(identical(Sys.info()[["sysname"]], "Linux"))
@@ -60,7 +53,7 @@ test_that("the AVX2 and generic kernel sets run on a CPU without AVX-512", {
     if (!file.exists(file.path(dir, "out.rds"))) next
     got <- readRDS(file.path(dir, "out.rds"))
     expect_identical(got$kernels, isa)
-    with_isa(isa, {
+    with_env_var("GRU_ISA", isa, {
       # The same kernels here: the same numbers from the engine (the model
       # is trained on a copy, as the child trained the one it read). R sums
       # in long double, which valgrind emulates in double, so the loss and

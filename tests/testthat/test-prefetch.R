@@ -4,13 +4,6 @@
 # forces it on ("1") or off ("0") so that these small layers take both paths:
 # prefetching reads memory only, so the results must be identical.
 
-with_prefetch <- function(value, code) {
-  old <- Sys.getenv("GRU_PF", unset = NA)
-  Sys.setenv(GRU_PF = value)
-  on.exit(if (is.na(old)) Sys.unsetenv("GRU_PF") else Sys.setenv(GRU_PF = old))
-  code
-}
-
 prefetch_case <- function(b, t, f, h, reset_after, dtype, go_backwards, masked,
                           recurrent_dropout = 0, implementation = 2L, threads = 1L) {
   set.seed(11)
@@ -45,7 +38,7 @@ prefetch_case <- function(b, t, f, h, reset_after, dtype, go_backwards, masked,
       grads = layer_gradients(layer, x, go, mask = mask, training = training)
     )
   }
-  list(off = with_prefetch("0", run()), on = with_prefetch("1", run()))
+  list(off = with_env_var("GRU_PF", "0", run()), on = with_env_var("GRU_PF", "1", run()))
 }
 
 test_that("prefetching the recurrent kernel does not change outputs or gradients", {

@@ -16,16 +16,6 @@ expect_same_on_1_and_2_threads <- function(args, info = NULL) {
   expect_equal(two, one, tolerance = 1e-6, info = info)
 }
 
-# Evaluates expr with environment variable `name` set to `value`, then
-# restores it (the engines read their switches, GRU_ISA, GRU_DYN, per call).
-with_env_var <- function(name, value, expr) {
-  old <- Sys.getenv(name, unset = NA)
-  do.call(Sys.setenv, stats::setNames(list(value), name))
-  on.exit(if (is.na(old)) Sys.unsetenv(name) else
-    do.call(Sys.setenv, stats::setNames(list(old), name)))
-  force(expr)
-}
-
 random_mask <- function(b, n_steps) {
   m <- matrix(stats::runif(b * n_steps) > 0.3, b, n_steps)
   m[, 1] <- TRUE
