@@ -154,9 +154,11 @@ test_that("masked steps carry the state and repeat or zero the output", {
   out <- layer(x, mask = mask)
   expect_equal(out[1, 2, ], out[1, 1, ])
   expect_equal(out[1, 4, ], out[1, 3, ])
-  # a masked step equals dropping that step from the sequence
+  # a masked step equals dropping that step from the sequence, to float32
+  # rounding: the shorter sequence's input projection is a product with other
+  # row tiles, whose sums may round differently (a -O1 build differed by 2e-7)
   unmasked <- layer(x[, c(1, 3), , drop = FALSE])
-  expect_equal(out[1, 3, ], unmasked[1, 2, ], tolerance = 1e-7)
+  expect_equal(out[1, 3, ], unmasked[1, 2, ], tolerance = 1e-6)
   # numeric 0/1 masks are the same mask
   expect_identical(layer(x, mask = mask * 1), out)
 
