@@ -11,11 +11,18 @@
 set -e
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
-if ! command -v clang++ >/dev/null 2>&1 || [ ! -e /usr/lib/llvm-14/lib/libomp.so ]; then
+work=$(mktemp -d)
+# clang++ that compiles and links OpenMP code, else install it.
+omp_ok() {
+  printf '#include <omp.h>\nint main() { return omp_get_max_threads() > 0 ? 0 : 1; }\n' \
+    >"$work/omp.cpp"
+  clang++ -fopenmp "$work/omp.cpp" -o "$work/omp" >/dev/null 2>&1 && "$work/omp"
+}
+if ! command -v clang++ >/dev/null 2>&1 || ! omp_ok; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends clang libomp-dev >/dev/null
+  omp_ok || { echo "clang++ cannot build OpenMP code after installing clang libomp-dev"; exit 1; }
 fi
-work=$(mktemp -d)
 version=$(sed -n 's/^Version: *//p' DESCRIPTION)
 R CMD build --no-build-vignettes --no-manual . >/dev/null
 mv "gru_${version}.tar.gz" "$work/"
