@@ -23,6 +23,8 @@
 #include <algorithm>
 #include <cmath>
 #include <exception>
+#include <limits>
+#include <string>
 #include <vector>
 
 #include "buffer.h"
@@ -119,9 +121,21 @@ void transpose_to(const T* a, Index rows, Index cols, T* out) {
   }
 }
 
+// The training passes' products take the B T rows as one int dimension
+// (gemm's M or K); a larger call is refused rather than wrapped around.
+void validate_train(const Spec& s) {
+  validate(s);
+  if (static_cast<long long>(s.batch) * s.timesteps > std::numeric_limits<int>::max()) {
+    throw Error("a training pass takes at most 2147483647 rows (batch x timesteps); got " +
+                std::to_string(static_cast<long long>(s.batch) * s.timesteps) +
+                ": train on smaller batches");
+  }
+}
+
 }  // namespace
 
 std::size_t train_workspace_size(const Spec& s) {
+  validate_train(s);
   return static_cast<std::size_t>(8) * s.timesteps * s.batch * s.units;
 }
 
@@ -287,7 +301,7 @@ void dropped_inputs(const Spec& s, const Inputs<T>& in, int gate, ColMat<T>* xd)
 template <typename T, typename O>
 void forward_train(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
                    const Outputs<O>& out, T* workspace) {
-  validate(s);
+  validate_train(s);
   detail::read_env_settings();
   using detail::View;
   const auto& kern = detail::select_kernels<T>();
@@ -473,7 +487,7 @@ void forward_train(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
 template <typename T>
 void backward(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
               const GradInputs<T>& gin, const Gradients<T>& grads, T* workspace) {
-  validate(s);
+  validate_train(s);
   detail::read_env_settings();
   using detail::View;
   const FlushSubnormals flush;

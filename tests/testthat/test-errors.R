@@ -192,3 +192,21 @@ test_that("classed and non-double inputs take the full checks", {
   bad_int[2] <- NA
   expect_error(layer(bad_int), class = "gru_error_nonfinite")
 })
+
+test_that("the training engine refuses more rows than its products can index", {
+  # The training products take batch x timesteps as one int dimension. The
+  # engine is called directly with dims claiming 65536 x 32769 rows (the
+  # input itself stays tiny): the check comes before any allocation of
+  # that size, and the same call with the real dims runs.
+  x <- array(stats::runif(2 * 3), c(2, 3, 1))
+  layer <- layer_gru(units = 1, use_cudnn = FALSE)
+  layer(x)
+  engine <- gru:::gru_prepare_call(gru:::layer_self(layer), x)$engine
+  run <- function(dims) {
+    engine$dims <- dims
+    do.call(gru:::cpp_gru_train_forward, c(engine, list(float64 = FALSE)))
+  }
+  expect_error(run(c(65536L, 32769L, 1L, 1L)),
+               "at most 2147483647 rows \\(batch x timesteps\\); got 2147549184")
+  expect_identical(dim(run(c(2L, 3L, 1L, 1L))$output), c(2L, 1L))
+})
