@@ -5,6 +5,10 @@ cpp_gru_forward <- function(x, dims, kernel, recurrent_kernel, input_bias, recur
     .Call(`_gru_cpp_gru_forward`, x, dims, kernel, recurrent_kernel, input_bias, recurrent_bias, mask, initial_state, dropout_mask, recurrent_dropout_mask, options, float64, gpu, packed)
 }
 
+cpp_last_interrupted_step <- function() {
+    .Call(`_gru_cpp_last_interrupted_step`)
+}
+
 cpp_packed_new <- function() {
     .Call(`_gru_cpp_packed_new`)
 }

@@ -38,6 +38,13 @@
 #' the size of R's double copy of the weights in float32), is freed at the
 #' first call after the weights change, and is not saved by [saveRDS()].
 #'
+#' @section Interrupting:
+#' A long call on the CPU can be interrupted (Ctrl-C, or Esc in RStudio): the
+#' engine checks for an interrupt every 100 ms or so, between chunks of
+#' timesteps, and stops there with R's usual interrupt condition; the layer
+#' and its weights are unchanged. Calls shorter than 100 ms never check. The
+#' training passes do not check ([fit()] checks between batches).
+#'
 #' @section Members:
 #' `layer$get_weights()`, `layer$set_weights(list(kernel, recurrent_kernel,
 #' bias))`, `layer$weights`, `layer$reset_state()` (and keras 2's

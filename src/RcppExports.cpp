@@ -34,6 +34,15 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_last_interrupted_step
+double cpp_last_interrupted_step();
+RcppExport SEXP _gru_cpp_last_interrupted_step() {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    rcpp_result_gen = Rcpp::wrap(cpp_last_interrupted_step());
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_packed_new
 SEXP cpp_packed_new();
 RcppExport SEXP _gru_cpp_packed_new() {
@@ -191,6 +200,7 @@ END_RCPP
 
 static const R_CallMethodDef CallEntries[] = {
     {"_gru_cpp_gru_forward", (DL_FUNC) &_gru_cpp_gru_forward, 14},
+    {"_gru_cpp_last_interrupted_step", (DL_FUNC) &_gru_cpp_last_interrupted_step, 0},
     {"_gru_cpp_packed_new", (DL_FUNC) &_gru_cpp_packed_new, 0},
     {"_gru_cpp_packed_clear", (DL_FUNC) &_gru_cpp_packed_clear, 1},
     {"_gru_cpp_packed_bytes", (DL_FUNC) &_gru_cpp_packed_bytes, 1},

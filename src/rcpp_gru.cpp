@@ -188,6 +188,15 @@ gru::PackedWeights* packed_of(SEXP packed) {
   return p;
 }
 
+// The engine's interrupt check (gru.h, set_interrupt_check): R's own, run
+// inside R_ToplevelExec, so a pending interrupt is taken there (returning
+// FALSE) and never jumps out of the engine's C++ frames. Only the thread
+// that called into R runs it (the engine asks from OpenMP's master).
+void check_interrupt_in_r(void*) { R_CheckUserInterrupt(); }
+bool r_interrupt_pending() { return R_ToplevelExec(check_interrupt_in_r, nullptr) == FALSE; }
+[[maybe_unused]] const bool interrupt_check_installed =
+    (gru::set_interrupt_check(&r_interrupt_pending), true);
+
 }  // namespace
 
 // The whole GRU forward pass over a sequence. dims = c(B, T, F, H).
@@ -202,20 +211,31 @@ Rcpp::List cpp_gru_forward(SEXP x, Rcpp::IntegerVector dims, SEXP kernel,
                            bool float64, bool gpu, SEXP packed = R_NilValue) {
   const gru::Spec s = make_spec(dims, options);
   gru::PackedWeights* cache = gpu ? nullptr : packed_of(packed);
-  if (float64) {
-    return run_forward<double>(s, x, kernel, recurrent_kernel, input_bias, recurrent_bias,
-                               mask, initial_state, dropout_mask, recurrent_dropout_mask,
-                               gpu, cache);
+  try {
+    if (float64) {
+      return run_forward<double>(s, x, kernel, recurrent_kernel, input_bias, recurrent_bias,
+                                 mask, initial_state, dropout_mask, recurrent_dropout_mask,
+                                 gpu, cache);
+    }
+    if (!gpu) {
+      return run_forward_cpu_f32(s, x, kernel, recurrent_kernel, input_bias,
+                                 recurrent_bias, mask, initial_state, dropout_mask,
+                                 recurrent_dropout_mask, cache);
+    }
+    return run_forward<float>(s, x, kernel, recurrent_kernel, input_bias, recurrent_bias,
+                              mask, initial_state, dropout_mask, recurrent_dropout_mask,
+                              gpu, nullptr);
+  } catch (const gru::Interrupted&) {
+    // The interrupt the engine's check took: R signals it (Rf_onintr) once
+    // this function has returned through Rcpp's wrapper and freed its frames.
+    throw Rcpp::internal::InterruptedException();
   }
-  if (!gpu) {
-    return run_forward_cpu_f32(s, x, kernel, recurrent_kernel, input_bias, recurrent_bias,
-                               mask, initial_state, dropout_mask, recurrent_dropout_mask,
-                               cache);
-  }
-  return run_forward<float>(s, x, kernel, recurrent_kernel, input_bias, recurrent_bias,
-                            mask, initial_state, dropout_mask, recurrent_dropout_mask, gpu,
-                            nullptr);
 }
+
+// The first timestep the last interrupted CPU forward pass skipped, -1 if
+// none (tests).
+// [[Rcpp::export(rng = false)]]
+double cpp_last_interrupted_step() { return static_cast<double>(gru::last_interrupted_step()); }
 
 // An empty packed-weights cache for cpp_gru_forward(), freed when R collects
 // the pointer.

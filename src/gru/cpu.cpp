@@ -20,8 +20,10 @@
 // whatever the thread count, so results do not depend on it.
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdlib>
+#include <limits>
 #include <new>
 #include <thread>
 #include <type_traits>
@@ -58,6 +60,15 @@ void validate(const Spec& s) {
   }
   if (s.threads < 1) throw Error("threads must be at least 1");
 }
+
+namespace {
+std::atomic<InterruptCheck> interrupt_check{nullptr};
+std::atomic<long> interrupted_step{-1};
+}  // namespace
+
+void set_interrupt_check(InterruptCheck check) { interrupt_check.store(check); }
+
+long last_interrupted_step() { return interrupted_step.load(); }
 
 int cpu_cores() {
 #ifdef _OPENMP
@@ -351,6 +362,19 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
     }
   }
 
+  // Interrupt polling (see set_interrupt_check in gru.h). Only the calling
+  // thread writes stop_at, once, at the start of chunk k0 and to the next
+  // chunk's start: every thread reads it at the start of each chunk, and any
+  // thread still at chunk k0 sees either value and runs k0, while at the
+  // next chunk all see the new one, the master's store being ordered before
+  // the step barriers of chunk k0 (sync) or not needed to agree (by rows).
+  constexpr long kNoStop = std::numeric_limits<long>::max();
+  std::atomic<long> stop_at{kNoStop};
+  const InterruptCheck check = interrupt_check.load();
+  using Clock = std::chrono::steady_clock;
+  constexpr auto kPollEvery = std::chrono::milliseconds(100);
+  Clock::time_point next_poll = Clock::now() + kPollEvery;
+
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nt) if (nt > 1)
 #endif
@@ -401,6 +425,14 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
     const int tiles_per_block = std::max(1, kMC / MR);
 
     for (int k0 = 0; k0 < Tn; k0 += tc) {
+      if (tid == 0 && check != nullptr && stop_at.load() == kNoStop) {
+        const Clock::time_point now = Clock::now();
+        if (now >= next_poll) {
+          next_poll = now + kPollEvery;
+          if (check()) stop_at.store(static_cast<long>(k0) + tc);
+        }
+      }
+      if (k0 >= stop_at.load()) break;
       const int nk = std::min(tc, Tn - k0);
       // Original timesteps of this chunk: [tlo, tlo + nk).
       const int tlo = s.go_backwards ? Tn - k0 - nk : k0;
@@ -700,6 +732,10 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
         }
       }
     }
+  }
+  if (stop_at.load() != kNoStop) {
+    interrupted_step.store(std::min<long>(stop_at.load(), Tn));
+    throw Interrupted();
   }
   if constexpr (!same_out) {
     if (!s.return_sequences) {

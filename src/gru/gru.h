@@ -13,6 +13,7 @@
 #define GRU_GRU_H
 
 #include <cstddef>
+#include <exception>
 #include <stdexcept>
 #include <string>
 
@@ -145,6 +146,26 @@ void forward_cpu(const Spec& spec, const Weights<T>& w, const Inputs<T>& in,
 void forward_cpu_f32_from_f64(const Spec& spec, const Weights<double>& w,
                               const Inputs<double>& in, const Outputs<double>& out,
                               PackedWeights* cache = nullptr);
+
+// A long CPU forward pass polls for a user interrupt: the calling thread
+// (OpenMP's master) asks the installed check at the start of a chunk of
+// timesteps, first after 100 ms of the call and then at most every 100 ms,
+// so short calls never ask. When it answers true, every thread stops at the
+// start of the next chunk (together, so no barrier waits on a thread that
+// left) and forward_cpu throws Interrupted; the outputs are then incomplete.
+// The R glue installs a check that runs R's own (R_CheckUserInterrupt
+// inside R_ToplevelExec, which never jumps out of C++). Null: no polling.
+using InterruptCheck = bool (*)();
+void set_interrupt_check(InterruptCheck check);
+
+class Interrupted : public std::exception {
+ public:
+  const char* what() const noexcept override { return "interrupted by the user"; }
+};
+
+// The first timestep the last interrupted forward pass skipped (processing
+// order), or -1 when none was interrupted: for the tests.
+long last_interrupted_step();
 
 // The number of processors this process may run on (OpenMP's count, which
 // honours CPU affinity; else std::thread::hardware_concurrency(); at least 1).
