@@ -40,10 +40,11 @@
 #'
 #' @section Interrupting:
 #' A long call on the CPU can be interrupted (Ctrl-C, or Esc in RStudio): the
-#' engine checks for an interrupt every 100 ms or so, between chunks of
-#' timesteps, and stops there with R's usual interrupt condition; the layer
-#' and its weights are unchanged. Calls shorter than 100 ms never check. The
-#' training passes do not check ([fit()] checks between batches).
+#' engine checks for an interrupt every 100 ms or so (the forward pass
+#' between chunks of timesteps, the training passes at every step) and stops
+#' there with R's usual interrupt condition; the layer and its weights are
+#' unchanged, and [fit()] keeps the weights of the last finished batch.
+#' Calls shorter than 100 ms never check. The cuDNN path does not check.
 #'
 #' @section Members:
 #' `layer$get_weights()`, `layer$set_weights(list(kernel, recurrent_kernel,

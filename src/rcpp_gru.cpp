@@ -232,7 +232,7 @@ Rcpp::List cpp_gru_forward(SEXP x, Rcpp::IntegerVector dims, SEXP kernel,
   }
 }
 
-// The first timestep the last interrupted CPU forward pass skipped, -1 if
+// Where the last interrupted CPU pass stopped (gru.h), -1 if
 // none (tests).
 // [[Rcpp::export(rng = false)]]
 double cpp_last_interrupted_step() { return static_cast<double>(gru::last_interrupted_step()); }
@@ -270,14 +270,18 @@ Rcpp::List cpp_gru_backward(SEXP x, Rcpp::IntegerVector dims, SEXP kernel,
                             SEXP recurrent_dropout_mask, Rcpp::List options,
                             SEXP grad_output, SEXP grad_state, bool float64) {
   const gru::Spec s = make_spec(dims, options);
-  if (float64) {
-    return run_backward<double>(s, x, kernel, recurrent_kernel, input_bias,
-                                recurrent_bias, mask, initial_state, dropout_mask,
-                                recurrent_dropout_mask, grad_output, grad_state);
+  try {
+    if (float64) {
+      return run_backward<double>(s, x, kernel, recurrent_kernel, input_bias,
+                                  recurrent_bias, mask, initial_state, dropout_mask,
+                                  recurrent_dropout_mask, grad_output, grad_state);
+    }
+    return run_backward<float>(s, x, kernel, recurrent_kernel, input_bias, recurrent_bias,
+                               mask, initial_state, dropout_mask, recurrent_dropout_mask,
+                               grad_output, grad_state);
+  } catch (const gru::Interrupted&) {
+    throw Rcpp::internal::InterruptedException();  // as in cpp_gru_forward
   }
-  return run_backward<float>(s, x, kernel, recurrent_kernel, input_bias, recurrent_bias,
-                             mask, initial_state, dropout_mask, recurrent_dropout_mask,
-                             grad_output, grad_state);
 }
 
 // f'(x) for an activation code (for tests).

@@ -21,6 +21,7 @@
 
 #include <Eigen/Core>
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <exception>
 #include <limits>
@@ -29,6 +30,7 @@
 
 #include "buffer.h"
 #include "gemm.h"
+#include "interrupt.h"
 #include "kernels.h"
 
 #ifdef _OPENMP
@@ -350,6 +352,10 @@ void forward_train(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
   // derivatives computed from their outputs; other activations the general
   // code below.
   const bool fused = from_output(s.activation) && from_output(s.recurrent_activation);
+  // A user interrupt (interrupt.h): each thread's rows run alone, so a
+  // thread just leaves its step loop once the flag is set.
+  detail::InterruptFlag interrupt;
+  std::atomic<long> stopped_at{-1};
 
   for_rows(int(B), kern.MR, nt, [&](Index b0, Index nb, int tid) {
     // This thread's share of the sequence output's pages, faulted in at
@@ -424,6 +430,11 @@ void forward_train(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
     };
 
     for (Index k = 0; k < T_; ++k) {
+      if (tid == 0) interrupt.poll();
+      if (interrupt.stopped()) {
+        if (tid == 0) stopped_at.store(k);
+        break;
+      }
       const Index t = s.go_backwards ? T_ - 1 - k : k;
       auto xpt = ws.d.block(t * B + b0, 0, nb, 3 * H);
       auto gt = ws.g.block(t * B + b0, 0, nb, 3 * H);
@@ -482,6 +493,10 @@ void forward_train(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
       Eigen::Map<ColMat<O>>(out.state, B, H).middleRows(b0, nb) = h.template cast<O>();
     }
   });
+  if (interrupt.stopped()) {
+    detail::note_interrupted_step(stopped_at.load() >= 0 ? stopped_at.load() : T_);
+    throw Interrupted();
+  }
 }
 
 template <typename T>
@@ -510,6 +525,16 @@ void backward(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
                          (s.reset_after && grads.recurrent_bias != nullptr);
   const Index nsum = s.reset_after ? 4 * H : 3 * H;
   std::vector<T> bias_part(want_bias ? static_cast<std::size_t>(nt) * nsum : 0, T(0));
+  // A user interrupt, as in forward_train; checked again between the weight
+  // gradients' products below.
+  detail::InterruptFlag interrupt;
+  std::atomic<long> stopped_at{-1};
+  auto stop_if_interrupted = [&](long step) {
+    interrupt.poll();
+    if (!interrupt.stopped()) return;
+    detail::note_interrupted_step(stopped_at.load() >= 0 ? stopped_at.load() : step);
+    throw Interrupted();
+  };
 
   for_rows(int(B), kern.MR, nt, [&](Index b0, Index nb, int tid) {
     T* bsum = want_bias ? bias_part.data() + tid * nsum : nullptr;
@@ -529,6 +554,11 @@ void backward(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
     }
 
     for (Index k = T_ - 1; k >= 0; --k) {
+      if (tid == 0) interrupt.poll();
+      if (interrupt.stopped()) {
+        if (tid == 0) stopped_at.store(T_ - 1 - k);  // processing steps done
+        break;
+      }
       const Index t = s.go_backwards ? T_ - 1 - k : k;
       auto gt = ws.g.block(t * B + b0, 0, nb, 3 * H);
       auto dt = ws.d.block(t * B + b0, 0, nb, 3 * H);  // f'(a) in, dL/da out
@@ -637,6 +667,7 @@ void backward(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
     }
   });
 
+  stop_if_interrupted(T_);
   // Weight and input gradients over all timesteps at once, with the packed
   // products. ws.d is dL/dXP.
   const T* D = ws.d.data();
@@ -672,6 +703,7 @@ void backward(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
       }
     }
   }
+  stop_if_interrupted(T_);
   if (grads.x != nullptr) {
     // dX^T (F x BT) = K dA^T
     const View<T> kv(w.kernel, 1, F);
@@ -696,6 +728,7 @@ void backward(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
       }
     }
   }
+  stop_if_interrupted(T_);
   if (grads.recurrent_kernel != nullptr) {
     // dU (H x 3H): gate g's columns = the (dropped) states its recurrent
     // product read, transposed, times dA_g.

@@ -20,7 +20,6 @@
 // whatever the thread count, so results do not depend on it.
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <cstddef>
 #include <cstdlib>
 #include <limits>
@@ -39,6 +38,7 @@
 
 #include "buffer.h"
 #include "gru.h"
+#include "interrupt.h"
 #include "kernels.h"
 
 namespace gru {
@@ -69,6 +69,11 @@ std::atomic<long> interrupted_step{-1};
 void set_interrupt_check(InterruptCheck check) { interrupt_check.store(check); }
 
 long last_interrupted_step() { return interrupted_step.load(); }
+
+namespace detail {
+InterruptCheck installed_interrupt_check() { return interrupt_check.load(); }
+void note_interrupted_step(long step) { interrupted_step.store(step); }
+}  // namespace detail
 
 int cpu_cores() {
 #ifdef _OPENMP
@@ -370,10 +375,7 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
   // the step barriers of chunk k0 (sync) or not needed to agree (by rows).
   constexpr long kNoStop = std::numeric_limits<long>::max();
   std::atomic<long> stop_at{kNoStop};
-  const InterruptCheck check = interrupt_check.load();
-  using Clock = std::chrono::steady_clock;
-  constexpr auto kPollEvery = std::chrono::milliseconds(100);
-  Clock::time_point next_poll = Clock::now() + kPollEvery;
+  detail::InterruptFlag interrupt;
 
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nt) if (nt > 1)
@@ -425,12 +427,9 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
     const int tiles_per_block = std::max(1, kMC / MR);
 
     for (int k0 = 0; k0 < Tn; k0 += tc) {
-      if (tid == 0 && check != nullptr && stop_at.load() == kNoStop) {
-        const Clock::time_point now = Clock::now();
-        if (now >= next_poll) {
-          next_poll = now + kPollEvery;
-          if (check()) stop_at.store(static_cast<long>(k0) + tc);
-        }
+      if (tid == 0 && stop_at.load() == kNoStop) {
+        interrupt.poll();
+        if (interrupt.stopped()) stop_at.store(static_cast<long>(k0) + tc);
       }
       if (k0 >= stop_at.load()) break;
       const int nk = std::min(tc, Tn - k0);
@@ -734,7 +733,7 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
     }
   }
   if (stop_at.load() != kNoStop) {
-    interrupted_step.store(std::min<long>(stop_at.load(), Tn));
+    detail::note_interrupted_step(std::min<long>(stop_at.load(), Tn));
     throw Interrupted();
   }
   if constexpr (!same_out) {

@@ -147,12 +147,14 @@ void forward_cpu_f32_from_f64(const Spec& spec, const Weights<double>& w,
                               const Inputs<double>& in, const Outputs<double>& out,
                               PackedWeights* cache = nullptr);
 
-// A long CPU forward pass polls for a user interrupt: the calling thread
-// (OpenMP's master) asks the installed check at the start of a chunk of
-// timesteps, first after 100 ms of the call and then at most every 100 ms,
-// so short calls never ask. When it answers true, every thread stops at the
-// start of the next chunk (together, so no barrier waits on a thread that
-// left) and forward_cpu throws Interrupted; the outputs are then incomplete.
+// The CPU passes poll for a user interrupt: the calling thread (OpenMP's
+// master) asks the installed check, first after 100 ms of a pass and then at
+// most every 100 ms, so short calls never ask (interrupt.h). The forward
+// pass asks at the start of a chunk of timesteps and, on true, every thread
+// stops at the start of the next chunk (together, so no barrier waits on a
+// thread that left); the training passes ask at every step and between the
+// weight gradients' products. Then the pass throws Interrupted, and its
+// outputs (a backward pass's workspace too) are incomplete.
 // The R glue installs a check that runs R's own (R_CheckUserInterrupt
 // inside R_ToplevelExec, which never jumps out of C++). Null: no polling.
 using InterruptCheck = bool (*)();
@@ -163,8 +165,9 @@ class Interrupted : public std::exception {
   const char* what() const noexcept override { return "interrupted by the user"; }
 };
 
-// The first timestep the last interrupted forward pass skipped (processing
-// order), or -1 when none was interrupted: for the tests.
+// Where the last interrupted pass stopped, in processing steps done (the
+// forward pass: the first step it skipped), or -1 when none was
+// interrupted: for the tests.
 long last_interrupted_step();
 
 // The number of processors this process may run on (OpenMP's count, which

@@ -1,0 +1,54 @@
+// Polling for a user interrupt inside the engine's loops (see
+// set_interrupt_check in gru.h). The calling thread (OpenMP's master) calls
+// poll() where the loop allows; it asks the installed check first 100 ms
+// after the flag was made and then at most every 100 ms, so a short call
+// never asks. Once the check has answered true the flag stays set; every
+// thread reads it with stopped(). Loops whose threads meet at barriers must
+// also agree on where they stop (cpu.cpp turns the flag into a chunk index
+// that all threads read after a barrier); loops without barriers (the
+// training passes' row ranges) just stop.
+#ifndef GRU_INTERRUPT_H
+#define GRU_INTERRUPT_H
+
+#include <atomic>
+#include <chrono>
+
+#include "gru.h"
+
+namespace gru {
+namespace detail {
+
+// The check set_interrupt_check() installed (null: none).
+InterruptCheck installed_interrupt_check();
+
+// Records the step where an interrupted pass stopped (last_interrupted_step).
+void note_interrupted_step(long step);
+
+class InterruptFlag {
+ public:
+  InterruptFlag() : check_(installed_interrupt_check()), next_(Clock::now() + kEvery) {}
+  InterruptFlag(const InterruptFlag&) = delete;
+  InterruptFlag& operator=(const InterruptFlag&) = delete;
+
+  // The calling thread only.
+  void poll() {
+    if (check_ == nullptr || stop_.load(std::memory_order_relaxed)) return;
+    const Clock::time_point now = Clock::now();
+    if (now < next_) return;
+    next_ = now + kEvery;
+    if (check_()) stop_.store(true);
+  }
+  bool stopped() const { return stop_.load(std::memory_order_relaxed); }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  static constexpr std::chrono::milliseconds kEvery{100};
+  const InterruptCheck check_;
+  Clock::time_point next_;
+  std::atomic<bool> stop_{false};
+};
+
+}  // namespace detail
+}  // namespace gru
+
+#endif  // GRU_INTERRUPT_H
