@@ -37,6 +37,10 @@ cpp_cpu_cores <- function() {
     .Call(`_gru_cpp_cpu_cores`)
 }
 
+cpp_in_forked_child <- function() {
+    .Call(`_gru_cpp_in_forked_child`)
+}
+
 cpp_backend_info <- function() {
     .Call(`_gru_cpp_backend_info`)
 }

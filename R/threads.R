@@ -20,6 +20,13 @@
 #' `_R_CHECK_LIMIT_CORES_` is set (as `R CMD check --as-cran` does), so
 #' examples and tests stay within CRAN's limit.
 #'
+#' In a process forked from the R session (by [parallel::mclapply()],
+#' `future`'s multicore plan and other fork-based backends) gru runs on one
+#' thread, and `gru_threads()` says 1: GNU OpenMP cannot start threads in a
+#' child forked from a process that has used them (the first threaded call
+#' there would hang). Parallelise over processes or over gru's threads, not
+#' both.
+#'
 #' Every layer call reads these settings afresh (the resolved count is
 #' remembered only for as long as the option and the three environment
 #' variables keep their values), so a change takes effect at the next call.
@@ -61,6 +68,9 @@ gru_threads <- function(n = NULL) {
 # options(gru.threads =), gru_threads(n) and Sys.setenv() therefore take
 # effect at the next call.
 current_threads <- function() {
+  if (cpp_in_forked_child()) {
+    return(1L)
+  }
   opt <- getOption("gru.threads")
   env <- cpp_getenv(thread_env_vars)
   memo <- the$threads_memo

@@ -126,6 +126,15 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_in_forked_child
+bool cpp_in_forked_child();
+RcppExport SEXP _gru_cpp_in_forked_child() {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    rcpp_result_gen = Rcpp::wrap(cpp_in_forked_child());
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_backend_info
 Rcpp::List cpp_backend_info();
 RcppExport SEXP _gru_cpp_backend_info() {
@@ -208,6 +217,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_gru_cpp_activation_derivative", (DL_FUNC) &_gru_cpp_activation_derivative, 2},
     {"_gru_cpp_activate", (DL_FUNC) &_gru_cpp_activate, 3},
     {"_gru_cpp_cpu_cores", (DL_FUNC) &_gru_cpp_cpu_cores, 0},
+    {"_gru_cpp_in_forked_child", (DL_FUNC) &_gru_cpp_in_forked_child, 0},
     {"_gru_cpp_backend_info", (DL_FUNC) &_gru_cpp_backend_info, 0},
     {"_gru_cpp_all_finite", (DL_FUNC) &_gru_cpp_all_finite, 1},
     {"_gru_cpp_getenv", (DL_FUNC) &_gru_cpp_getenv, 1},

@@ -313,6 +313,11 @@ Rcpp::NumericVector cpp_activate(Rcpp::NumericVector x, int code, bool float64) 
 // [[Rcpp::export(rng = false)]]
 int cpp_cpu_cores() { return gru::cpu_cores(); }
 
+// Whether this process is a forked child, which runs on one thread
+// (gru.h, in_forked_child).
+// [[Rcpp::export(rng = false)]]
+bool cpp_in_forked_child() { return gru::in_forked_child(); }
+
 // What the build has and which GPUs are usable now.
 // [[Rcpp::export(rng = false)]]
 Rcpp::List cpp_backend_info() {

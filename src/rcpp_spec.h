@@ -27,6 +27,7 @@ inline gru::Spec make_spec(const Rcpp::IntegerVector& dims, const Rcpp::List& op
   s.dropout_gates = Rcpp::as<int>(opt["dropout_gates"]);
   s.recurrent_dropout_gates = Rcpp::as<int>(opt["recurrent_dropout_gates"]);
   s.threads = Rcpp::as<int>(opt["threads"]);
+  if (gru::in_forked_child()) s.threads = 1;  // see in_forked_child (gru.h)
   return s;
 }
 

@@ -29,6 +29,7 @@
 #include <vector>
 
 #if defined(__unix__) || defined(__APPLE__)
+#include <pthread.h>
 #include <unistd.h>
 #endif
 
@@ -69,6 +70,18 @@ std::atomic<long> interrupted_step{-1};
 void set_interrupt_check(InterruptCheck check) { interrupt_check.store(check); }
 
 long last_interrupted_step() { return interrupted_step.load(); }
+
+namespace {
+std::atomic<bool> forked_child{false};
+#if defined(__unix__) || defined(__APPLE__)
+void note_fork_child() { forked_child.store(true); }
+// Registered when the library is loaded, so every later fork() runs it.
+[[maybe_unused]] const bool fork_handler_registered =
+    pthread_atfork(nullptr, nullptr, &note_fork_child) == 0;
+#endif
+}  // namespace
+
+bool in_forked_child() { return forked_child.load(); }
 
 namespace detail {
 InterruptCheck installed_interrupt_check() { return interrupt_check.load(); }

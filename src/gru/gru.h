@@ -170,6 +170,13 @@ class Interrupted : public std::exception {
 // interrupted: for the tests.
 long last_interrupted_step();
 
+// Whether this process is a child forked (fork(), as parallel::mclapply()
+// does) after the engine was loaded. GNU OpenMP cannot start a team in a
+// child forked from a process whose team exists: its first parallel region
+// with more than one thread hangs. The glue therefore runs every pass of a
+// forked child on one thread (make_spec in src/rcpp_spec.h).
+bool in_forked_child();
+
 // The number of processors this process may run on (OpenMP's count, which
 // honours CPU affinity; else std::thread::hardware_concurrency(); at least 1).
 int cpu_cores();

@@ -367,3 +367,33 @@ test_that("outputs of 1 MiB or more, their pages faulted in ahead, are right", {
     }
   }
 })
+
+test_that("a forked child runs gru on one thread instead of hanging", {
+  skip_on_os("windows")  # no fork()
+  skip_if_not_installed("callr")
+  # In a fresh R process: gru on 2 threads (so GNU OpenMP's team exists),
+  # then parallel::mclapply() children run the forward and training passes.
+  # Before, their first threaded region hung; callr's timeout bounds that.
+  res <- callr::r(function() {
+    library(gru)
+    gru_threads(2L)
+    set.seed(1)
+    x <- array(stats::runif(64 * 50 * 16), c(64, 50, 16))
+    layer <- layer_gru(units = 256, use_cudnn = FALSE)
+    grads <- function() layer_gradients(layer, x, matrix(1, 64, 256))$kernel
+    y <- layer(x)
+    g <- grads()
+    kids <- parallel::mclapply(1:2, function(i) {
+      list(threads = gru_threads(), y = layer(x), g = grads())
+    }, mc.cores = 2)
+    list(threads = gru_threads(), y = y, g = g, kids = kids)
+  }, timeout = 120)
+  expect_identical(res$threads, 2L)
+  expect_length(res$kids, 2)
+  for (kid in res$kids) {
+    expect_identical(kid$threads, 1L)
+    expect_identical(kid$y, res$y)  # the forward does not depend on threads
+    # The weight gradients' reduction order does (float rounding).
+    expect_equal(kid$g, res$g, tolerance = 1e-5)
+  }
+})
