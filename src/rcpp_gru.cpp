@@ -211,7 +211,7 @@ Rcpp::List cpp_gru_forward(SEXP x, Rcpp::IntegerVector dims, SEXP kernel,
                            bool float64, bool gpu, SEXP packed = R_NilValue) {
   const gru::Spec s = make_spec(dims, options);
   gru::PackedWeights* cache = gpu ? nullptr : packed_of(packed);
-  try {
+  return interruptible([&] {
     if (float64) {
       return run_forward<double>(s, x, kernel, recurrent_kernel, input_bias, recurrent_bias,
                                  mask, initial_state, dropout_mask, recurrent_dropout_mask,
@@ -225,11 +225,7 @@ Rcpp::List cpp_gru_forward(SEXP x, Rcpp::IntegerVector dims, SEXP kernel,
     return run_forward<float>(s, x, kernel, recurrent_kernel, input_bias, recurrent_bias,
                               mask, initial_state, dropout_mask, recurrent_dropout_mask,
                               gpu, nullptr);
-  } catch (const gru::Interrupted&) {
-    // The interrupt the engine's check took: R signals it (Rf_onintr) once
-    // this function has returned through Rcpp's wrapper and freed its frames.
-    throw Rcpp::internal::InterruptedException();
-  }
+  });
 }
 
 // Where the last interrupted CPU pass stopped (gru.h), -1 if
@@ -270,7 +266,7 @@ Rcpp::List cpp_gru_backward(SEXP x, Rcpp::IntegerVector dims, SEXP kernel,
                             SEXP recurrent_dropout_mask, Rcpp::List options,
                             SEXP grad_output, SEXP grad_state, bool float64) {
   const gru::Spec s = make_spec(dims, options);
-  try {
+  return interruptible([&] {
     if (float64) {
       return run_backward<double>(s, x, kernel, recurrent_kernel, input_bias,
                                   recurrent_bias, mask, initial_state, dropout_mask,
@@ -279,9 +275,7 @@ Rcpp::List cpp_gru_backward(SEXP x, Rcpp::IntegerVector dims, SEXP kernel,
     return run_backward<float>(s, x, kernel, recurrent_kernel, input_bias, recurrent_bias,
                                mask, initial_state, dropout_mask, recurrent_dropout_mask,
                                grad_output, grad_state);
-  } catch (const gru::Interrupted&) {
-    throw Rcpp::internal::InterruptedException();  // as in cpp_gru_forward
-  }
+  });
 }
 
 // f'(x) for an activation code (for tests).

@@ -31,6 +31,19 @@ inline gru::Spec make_spec(const Rcpp::IntegerVector& dims, const Rcpp::List& op
   return s;
 }
 
+// f(), with the engine's gru::Interrupted (a pass stopped at a user
+// interrupt, gru.h) turned into Rcpp's InterruptedException: Rcpp's wrapper
+// of the exported function then signals R's interrupt condition
+// (Rf_onintr) once this call's C++ frames are gone.
+template <typename F>
+auto interruptible(F f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const gru::Interrupted&) {
+    throw Rcpp::internal::InterruptedException();
+  }
+}
+
 // A numeric vector with R dims (a plain vector when dim has one entry),
 // filled from the engine's T buffer.
 // Elements of the engine's output: B x H, or B x T x H with return_sequences.

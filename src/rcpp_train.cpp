@@ -205,7 +205,8 @@ Rcpp::List cpp_gru_train_forward(SEXP x, Rcpp::IntegerVector dims, SEXP kernel,
                                  SEXP dropout_mask, SEXP recurrent_dropout_mask,
                                  Rcpp::List options, bool float64) {
   const gru::Spec s = make_spec(dims, options);
-  try {
+  // Interrupted: the unfinished cache is freed on the way out.
+  return interruptible([&] {
     if (float64) {
       return train_forward<double>(s, x, kernel, recurrent_kernel, input_bias,
                                    recurrent_bias, mask, initial_state, dropout_mask,
@@ -213,11 +214,7 @@ Rcpp::List cpp_gru_train_forward(SEXP x, Rcpp::IntegerVector dims, SEXP kernel,
     }
     return train_forward<float>(s, x, kernel, recurrent_kernel, input_bias, recurrent_bias,
                                 mask, initial_state, dropout_mask, recurrent_dropout_mask);
-  } catch (const gru::Interrupted&) {
-    // R's interrupt condition, signalled once this frame is gone (the
-    // unfinished cache is freed on the way out).
-    throw Rcpp::internal::InterruptedException();
-  }
+  });
 }
 
 // The backward pass for a cache of cpp_gru_train_forward(), given dL/d(output)
@@ -229,17 +226,16 @@ Rcpp::List cpp_gru_train_backward(SEXP cache, SEXP grad_output, SEXP grad_state,
                                   bool need_inputs) {
   Rcpp::XPtr<TrainCacheBase> ptr(cache);
   if (ptr.get() == nullptr) throw gru::Error("the training cache is empty");
-  try {
+  // Interrupted: the cache counts as consumed (its workspace is
+  // part-overwritten).
+  return interruptible([&] {
     if (auto* d = dynamic_cast<TrainCache<double>*>(ptr.get())) {
       return train_backward(*d, grad_output, grad_state, need_inputs);
     }
     auto* f = dynamic_cast<TrainCache<float>*>(ptr.get());
     if (f == nullptr) throw gru::Error("not a GRU training cache");
     return train_backward(*f, grad_output, grad_state, need_inputs);
-  } catch (const gru::Interrupted&) {
-    // The cache counts as consumed (its workspace is part-overwritten).
-    throw Rcpp::internal::InterruptedException();
-  }
+  });
 }
 
 // Frees the workspace kept between training steps (see spare_workspace()).
