@@ -44,7 +44,9 @@
 #' gru_threads(old)
 gru_threads <- function(n = NULL) {
   if (is.null(n)) {
-    return(current_threads())
+    # A forked child runs on one thread: make_spec() (src/rcpp_spec.h) sets
+    # that for every pass, so only this report needs to know.
+    return(if (cpp_in_forked_child()) 1L else current_threads())
   }
   if (!is_count(n)) {
     shown <- if (is.numeric(n) && length(n) == 1L) paste0(" (", format(n), ")") else ""
@@ -68,9 +70,6 @@ gru_threads <- function(n = NULL) {
 # options(gru.threads =), gru_threads(n) and Sys.setenv() therefore take
 # effect at the next call.
 current_threads <- function() {
-  if (cpp_in_forked_child()) {
-    return(1L)
-  }
   opt <- getOption("gru.threads")
   env <- cpp_getenv(thread_env_vars)
   memo <- the$threads_memo
