@@ -31,10 +31,10 @@
 # separate table times calls that pack them, as the first call after new
 # weights does.
 #
-# Writes bench-results.csv, bench-float64.csv, bench-packing.csv,
-# bench-memory.csv, bench-scaling.csv and bench-scaling.png to --out (default inst/bench/results
-# from the package root, which .Rbuildignore leaves out; else the current
-# folder) and prints the tables.
+# Writes bench-results.csv, bench-split.csv, bench-float64.csv,
+# bench-packing.csv, bench-memory.csv, bench-scaling.csv and bench-scaling.png
+# to --out (default inst/bench/results from the package root, which
+# .Rbuildignore leaves out; else the current folder) and prints the tables.
 
 args <- commandArgs(trailingOnly = TRUE)
 opt <- function(name, default) {
@@ -255,6 +255,58 @@ res$speedup_vs_ort <- res$ort_ms / res$gru_ms
 res$sgemm_limit_gflops <- limit[as.character(res$threads)]
 res$pct_of_sgemm <- 100 * res$gflops / res$sgemm_limit_gflops
 
+# Where the large shapes' time goes, 1 and 2 threads, alternating in one
+# process: the standard call (`full`, as in the main table); those of its
+# calls during which R ran no garbage collection (`no_gc`: gc.time() did not
+# move); and the same layer and weights with return_sequences = FALSE
+# (`last`: the same recurrence and flops, without R's B x T x H double
+# output to allocate, fault in, write and later collect). `gc_ms` is R's
+# collection time per full call. The percentages are of the sgemm limit.
+time_split <- function(s, threads, n) {
+  seq_case <- make_case(s)
+  last <- layer_gru(units = s[["H"]], return_sequences = FALSE)
+  invisible(last(seq_case$x))
+  set_weights(last, get_weights(seq_case$layer))
+  old <- gru_threads(threads)
+  on.exit(gru_threads(old))
+  invisible(seq_case$layer(seq_case$x))
+  invisible(last(seq_case$x))
+  full <- gcs <- lst <- numeric(n)
+  for (i in seq_len(n)) {
+    g0 <- gc.time()[[1]]
+    t0 <- proc.time()[["elapsed"]]
+    y <- seq_case$layer(seq_case$x)
+    full[i] <- (proc.time()[["elapsed"]] - t0) * 1000
+    gcs[i] <- (gc.time()[[1]] - g0) * 1000
+    rm(y)
+    t0 <- proc.time()[["elapsed"]]
+    invisible(last(seq_case$x))
+    lst[i] <- (proc.time()[["elapsed"]] - t0) * 1000
+  }
+  no_gc <- full[gcs == 0]
+  data.frame(shape = NA_character_, threads = threads, full_ms = stats::median(full),
+             no_gc_ms = if (length(no_gc)) stats::median(no_gc) else NA_real_,
+             no_gc_calls = length(no_gc), calls = n, gc_ms = mean(gcs),
+             last_ms = stats::median(lst))
+}
+split <- list()
+for (nm in intersect(c("S3", "S4"), names(shapes))) {
+  for (th in 1:2) {
+    d <- time_split(shapes[[nm]], th, if (quick) 8L else 20L)
+    d$shape <- nm
+    split[[length(split) + 1]] <- d
+  }
+  invisible(gc())
+}
+split <- do.call(rbind, split)
+if (!is.null(split)) {
+  gf <- vapply(split$shape, function(nm) gflop(shapes[[nm]]), 0)
+  lim <- limit[as.character(split$threads)]
+  split$pct_full <- 100 * gf / split$full_ms * 1000 / lim
+  split$pct_no_gc <- 100 * gf / split$no_gc_ms * 1000 / lim
+  split$pct_last <- 100 * gf / split$last_ms * 1000 / lim
+}
+
 # float64 against float32, one thread.
 f64 <- list()
 for (nm in intersect(c("S2", "S3", "S4"), names(shapes))) {
@@ -316,6 +368,12 @@ cat(sprintf("\nsgemm limit (OpenBLAS 2048^3, OPENBLAS_CORETYPE=%s, GFLOP/s): 1 t
 cat("\nMedian ms per forward pass (float32, reset_after, return_sequences):\n")
 print(fmt(res[c("shape", "threads", "gru_ms", "ort_ms", "speedup_vs_ort", "paired_speedup",
                 "gflops", "pct_of_sgemm", "gru_runs", "ort_runs")]), row.names = FALSE)
+if (!is.null(split)) {
+  cat("\nWhere S3's and S4's time goes (median ms; % of the sgemm limit): full = the call above,",
+      "no_gc = its calls without an R garbage collection, last = return_sequences = FALSE",
+      "(no B x T x H double output), gc_ms = R's collection time per full call:\n")
+  print(fmt(split), row.names = FALSE)
+}
 if (!is.null(f64)) {
   cat("\nfloat64 vs float32 (1 thread, median ms):\n")
   print(fmt(f64), row.names = FALSE)
@@ -332,6 +390,7 @@ utils::write.csv(res, file.path(out_dir, "bench-results.csv"), row.names = FALSE
 utils::write.csv(mem, file.path(out_dir, "bench-memory.csv"), row.names = FALSE)
 if (!is.null(f64)) utils::write.csv(f64, file.path(out_dir, "bench-float64.csv"), row.names = FALSE)
 if (!is.null(pk)) utils::write.csv(pk, file.path(out_dir, "bench-packing.csv"), row.names = FALSE)
+if (!is.null(split)) utils::write.csv(split, file.path(out_dir, "bench-split.csv"), row.names = FALSE)
 
 # ---- time against T and B (1 thread, S2's layer) ------------------------------
 if (!quick) {
