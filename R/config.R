@@ -202,3 +202,16 @@ config_args <- function(config, constructor, extra = character(), class_name,
 # Keras class name -> function(config, call) building the object; filled by
 # the files defining each type.
 config_builders <- new.env(parent = emptyenv())
+
+# The builder of a layer class whose config keys are its constructor's
+# arguments (and the `...` names in `extra`).
+constructor_builder <- function(constructor, extra, class_name) {
+  force(constructor)
+  force(extra)
+  force(class_name)
+  function(config, call) {
+    args <- config_args(config, constructor, extra = extra, class_name = class_name,
+                        call = call)
+    do.call(constructor, args)
+  }
+}

@@ -97,6 +97,17 @@ new_simple_layer <- function(type, config, dots, call) {
   layer
 }
 
+# A layer without weights (masking, dropout), built at once, and the `...`
+# names such layers take.
+new_weightless_layer <- function(type, config, dots, call) {
+  layer <- new_simple_layer(type, config, dots, call)
+  assign("built", TRUE, envir = layer_self(layer))
+  layer
+}
+
+weightless_dots <- c("name", "trainable", "dtype", "input_shape", "batch_size",
+                     "batch_input_shape")
+
 # batch_input_shape of any rank (NA = unknown) from input_shape / batch_size /
 # batch_input_shape / input_dim.
 check_simple_shape <- function(dots, call) {
@@ -208,8 +219,4 @@ layer_methods$dense <- list(
   class_name = "Dense"
 )
 
-config_builders$Dense <- function(config, call) {
-  args <- config_args(config, layer_dense, extra = dense_dots,
-                      class_name = "Dense", call = call)
-  do.call(layer_dense, args)
-}
+config_builders$Dense <- constructor_builder(layer_dense, dense_dots, "Dense")

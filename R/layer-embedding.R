@@ -122,8 +122,6 @@ layer_methods$embedding <- list(
   class_name = "Embedding"
 )
 
-config_builders$Embedding <- function(config, call) {
-  args <- config_args(config, layer_embedding, extra = embedding_dots,
-                      class_name = "Embedding", call = call)
-  do.call(layer_embedding, args)
-}
+config_builders$Embedding <- constructor_builder(
+  layer_embedding, embedding_dots, "Embedding"
+)

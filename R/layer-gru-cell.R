@@ -184,8 +184,6 @@ layer_methods$gru_cell <- list(
   class_name = "GRUCell"
 )
 
-config_builders$GRUCell <- function(config, call) {
-  args <- config_args(config, layer_gru_cell, extra = gru_cell_dots,
-                      class_name = "GRUCell", call = call)
-  do.call(layer_gru_cell, args)
-}
+config_builders$GRUCell <- constructor_builder(
+  layer_gru_cell, gru_cell_dots, "GRUCell"
+)

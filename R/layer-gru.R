@@ -775,8 +775,4 @@ gru_output_shape <- function(self, shape) {
 
 rnn_output_units <- function(self) self$config$units
 
-config_builders$GRU <- function(config, call) {
-  args <- config_args(config, layer_gru, extra = gru_dots, class_name = "GRU",
-                      call = call)
-  do.call(layer_gru, args)
-}
+config_builders$GRU <- constructor_builder(layer_gru, gru_dots, "GRU")

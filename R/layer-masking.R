@@ -27,14 +27,12 @@ layer_masking <- function(object, mask_value = 0, ...) {
   dots <- check_layer_dots(list(...), masking_dots, "layer_masking", call = call)
   check_number(mask_value, call = call)
   config <- c(standard_config("masking", dots, call), list(mask_value = mask_value))
-  layer <- new_simple_layer("masking", config, dots, call)
-  assign("built", TRUE, envir = layer_self(layer))
+  layer <- new_weightless_layer("masking", config, dots, call)
   if (missing(object)) return(layer)
   compose_layer(object, layer, call = call)
 }
 
-masking_dots <- c("name", "trainable", "dtype", "input_shape", "batch_size",
-                  "batch_input_shape")
+masking_dots <- weightless_dots
 
 masking_forward <- function(self, inputs, mask = NULL, training = NULL,
                             initial_state = NULL, call = rlang::caller_env()) {
@@ -68,8 +66,6 @@ layer_methods$masking <- list(
   class_name = "Masking"
 )
 
-config_builders$Masking <- function(config, call) {
-  args <- config_args(config, layer_masking, extra = masking_dots,
-                      class_name = "Masking", call = call)
-  do.call(layer_masking, args)
-}
+config_builders$Masking <- constructor_builder(
+  layer_masking, masking_dots, "Masking"
+)
