@@ -2,42 +2,6 @@
 # finite differences of the loss, in float64: every weight of every layer,
 # relative error max |analytic - numeric| / max |numeric| at most 1e-6.
 
-model_loss <- function(model, x, y, loss) {
-  attr(gradients(model, x, y, loss = loss), "loss")
-}
-
-model_gradient_errors <- function(model, x, y, loss, eps = 1e-6) {
-  g <- gradients(model, x, y, loss = loss)
-  w <- get_weights(model)
-  on.exit(set_weights(model, w))
-  expect_equal(length(g), length(w))
-  errs <- numeric(length(w))
-  for (k in seq_along(w)) {
-    num <- w[[k]]
-    for (i in seq_along(num)) {
-      wp <- w
-      wp[[k]][i] <- w[[k]][i] + eps
-      set_weights(model, wp)
-      lp <- model_loss(model, x, y, loss)
-      wp[[k]][i] <- w[[k]][i] - eps
-      set_weights(model, wp)
-      lm <- model_loss(model, x, y, loss)
-      num[i] <- (lp - lm) / (2 * eps)
-    }
-    set_weights(model, w)
-    expect_equal(dim(g[[k]]), dim(w[[k]]))
-    errs[k] <- max(abs(g[[k]] - num)) / max(1e-8, abs(num))
-  }
-  names(errs) <- names(w)
-  errs
-}
-
-expect_model_gradients <- function(model, x, y, loss, tol = 1e-6) {
-  errs <- model_gradient_errors(model, x, y, loss)
-  expect_true(all(errs <= tol), info = paste(names(errs), format(errs), collapse = ", "))
-  invisible(errs)
-}
-
 # Random, non-trivial weights (biases included).
 perturb_weights <- function(model, sd = 0.3) {
   w <- lapply(get_weights(model), function(w) {
