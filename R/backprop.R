@@ -12,8 +12,9 @@
 #       layer's weights in get_weights() order)
 #
 # GRU layers, GRU cells (inside layer_rnn()) and bidirectional wrappers
-# differentiate on the C++ engine (src/rcpp_train.cpp); dense, embedding and
-# masking layers are matrix operations in R. A stateful layer starts from its
+# differentiate on the C++ engine (src/rcpp_train.cpp); dense, dropout
+# (R/layer-dropout.R), embedding and masking layers are matrix operations in
+# R. A stateful layer starts from its
 # carried state, which is a constant of the step (gradients do not flow
 # across batches), and carries the new state forward.
 

@@ -342,7 +342,8 @@ train_on_batch <- function(object, x, y, ...) {
 #' one training step of [fit()][fit.gru_model] feeds the optimizer, before
 #' clipping. The loss is the compiled loss (or `loss`) plus the
 #' regularization penalties. Recurrent layers are differentiated by
-#' backpropagation through time in C++; dense and embedding layers in R.
+#' backpropagation through time in C++; dense, dropout, embedding and
+#' masking layers in R.
 #'
 #' Nothing changes: weights stay as they are and the carried state of
 #' stateful layers is restored afterwards (it is the initial state of the
