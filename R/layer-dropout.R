@@ -165,31 +165,33 @@ dropout_check_inputs <- function(self, inputs, call) {
   as.integer(d)
 }
 
-dropout_forward <- function(self, inputs, mask = NULL, training = NULL,
-                            initial_state = NULL, call = rlang::caller_env()) {
-  d <- dropout_check_inputs(self, inputs, call)
-  mask <- if (length(d) == 3L) mask
-  if (!isTRUE(training) || self$config$rate == 0) {
-    if (!is.double(inputs) || is.null(dim(inputs))) {
-      inputs <- array(as.numeric(inputs), d)
-    }
-    return(list(output = inputs, states = list(), mask = mask))
-  }
-  m <- draw_dropout_multiplier(self, d)
-  list(output = array(as.numeric(inputs) * m, d), states = list(), mask = mask)
-}
-
+# One call of the layer: in training mode with rate > 0 it draws a mask and
+# applies it; otherwise the input passes through (as doubles). `cache` is
+# what the backward pass needs: the multiplier used (NULL for none).
 dropout_train_forward <- function(self, inputs, mask = NULL, training = NULL,
                                   initial_state = NULL,
                                   call = rlang::caller_env()) {
   d <- dropout_check_inputs(self, inputs, call)
-  mask <- if (length(d) == 3L) mask
   m <- if (isTRUE(training) && self$config$rate > 0) {
     draw_dropout_multiplier(self, d)
   }
-  out <- if (is.null(m)) as.numeric(inputs) else as.numeric(inputs) * m
-  list(output = array(out, d), states = list(), mask = mask,
+  output <- if (!is.null(m)) {
+    array(as.numeric(inputs) * m, d)
+  } else if (is.double(inputs) && !is.null(dim(inputs))) {
+    inputs
+  } else {
+    array(as.numeric(inputs), d)
+  }
+  list(output = output, states = list(), mask = if (length(d) == 3L) mask,
        cache = list(multiplier = m, dim = d))
+}
+
+dropout_forward <- function(self, inputs, mask = NULL, training = NULL,
+                            initial_state = NULL, call = rlang::caller_env()) {
+  res <- dropout_train_forward(self, inputs, mask = mask, training = training,
+                               call = call)
+  res$cache <- NULL
+  res
 }
 
 dropout_backward <- function(self, cache, grad_output, need_inputs = TRUE,
