@@ -21,7 +21,6 @@
 
 #include <Eigen/Core>
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <exception>
 #include <limits>
@@ -355,7 +354,6 @@ void forward_train(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
   // A user interrupt (interrupt.h): each thread's rows run alone, so a
   // thread just leaves its step loop once the flag is set.
   detail::InterruptFlag interrupt;
-  std::atomic<long> stopped_at{-1};
 
   for_rows(int(B), kern.MR, nt, [&](Index b0, Index nb, int tid) {
     // This thread's share of the sequence output's pages, faulted in at
@@ -430,11 +428,7 @@ void forward_train(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
     };
 
     for (Index k = 0; k < T_; ++k) {
-      if (tid == 0) interrupt.poll();
-      if (interrupt.stopped()) {
-        if (tid == 0) stopped_at.store(k);
-        break;
-      }
+      if (interrupt.stop_at_step(tid, k)) break;
       const Index t = s.go_backwards ? T_ - 1 - k : k;
       auto xpt = ws.d.block(t * B + b0, 0, nb, 3 * H);
       auto gt = ws.g.block(t * B + b0, 0, nb, 3 * H);
@@ -493,10 +487,7 @@ void forward_train(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
       Eigen::Map<ColMat<O>>(out.state, B, H).middleRows(b0, nb) = h.template cast<O>();
     }
   });
-  if (interrupt.stopped()) {
-    detail::note_interrupted_step(stopped_at.load() >= 0 ? stopped_at.load() : T_);
-    throw Interrupted();
-  }
+  interrupt.throw_if_stopped(T_);
 }
 
 template <typename T>
@@ -528,12 +519,9 @@ void backward(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
   // A user interrupt, as in forward_train; checked again between the weight
   // gradients' products below.
   detail::InterruptFlag interrupt;
-  std::atomic<long> stopped_at{-1};
   auto stop_if_interrupted = [&](long step) {
     interrupt.poll();
-    if (!interrupt.stopped()) return;
-    detail::note_interrupted_step(stopped_at.load() >= 0 ? stopped_at.load() : step);
-    throw Interrupted();
+    interrupt.throw_if_stopped(step);
   };
 
   for_rows(int(B), kern.MR, nt, [&](Index b0, Index nb, int tid) {
@@ -554,11 +542,7 @@ void backward(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
     }
 
     for (Index k = T_ - 1; k >= 0; --k) {
-      if (tid == 0) interrupt.poll();
-      if (interrupt.stopped()) {
-        if (tid == 0) stopped_at.store(T_ - 1 - k);  // processing steps done
-        break;
-      }
+      if (interrupt.stop_at_step(tid, T_ - 1 - k)) break;  // processing steps done
       const Index t = s.go_backwards ? T_ - 1 - k : k;
       auto gt = ws.g.block(t * B + b0, 0, nb, 3 * H);
       auto dt = ws.d.block(t * B + b0, 0, nb, 3 * H);  // f'(a) in, dL/da out

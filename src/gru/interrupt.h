@@ -40,12 +40,33 @@ class InterruptFlag {
   }
   bool stopped() const { return stop_.load(std::memory_order_relaxed); }
 
+  // For a step loop whose threads run alone (no barriers): the calling
+  // thread (tid 0) polls; once the flag is set every thread leaves its loop,
+  // and the calling thread records `step` (processing steps done) as where
+  // the pass stopped.
+  bool stop_at_step(int tid, long step) {
+    if (tid == 0) poll();
+    if (!stopped()) return false;
+    if (tid == 0) step_.store(step);
+    return true;
+  }
+
+  // Once the flag is set: notes where the pass stopped (the step recorded
+  // by stop_at_step, else `fallback`) and throws Interrupted.
+  void throw_if_stopped(long fallback) const {
+    if (!stopped()) return;
+    const long step = step_.load();
+    note_interrupted_step(step >= 0 ? step : fallback);
+    throw Interrupted();
+  }
+
  private:
   using Clock = std::chrono::steady_clock;
   static constexpr std::chrono::milliseconds kEvery{100};
   const InterruptCheck check_;
   Clock::time_point next_;
   std::atomic<bool> stop_{false};
+  std::atomic<long> step_{-1};
 };
 
 }  // namespace detail
