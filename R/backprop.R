@@ -1,185 +1,35 @@
 # Backpropagation through a model.
 #
-# Every trainable layer type has two more methods in `layer_methods`:
-#
-#   train_forward(self, inputs, mask, training, initial_state, call)
-#       the forward pass of a training step: list(output, states, mask,
-#       cache), where `cache` is what backward needs (for the GRU an
-#       external pointer to the C++ engine's workspace, which lives only for
-#       the step and is never stored in the layer)
-#   backward(self, cache, grad_output, need_inputs, call)
-#       list(inputs = dL/d(inputs) or NULL, weights = the gradients of the
-#       layer's weights in get_weights() order)
-#
-# GRU layers, GRU cells (inside layer_rnn()) and bidirectional wrappers
-# differentiate on the C++ engine (src/rcpp_train.cpp); dense, dropout
-# (R/layer-dropout.R), embedding and masking layers are matrix operations in
-# R. A stateful layer starts from its
-# carried state, which is a constant of the step (gradients do not flow
-# across batches), and carries the new state forward.
+# Every trainable layer type has the slots train_forward and backward (see
+# R/layer-type.R): GRU layers, GRU cells (inside layer_rnn()) and
+# bidirectional wrappers differentiate on the C++ engine
+# (src/rcpp_train.cpp); dense, dropout, embedding and masking layers are
+# matrix operations in R, each in its type's file.
 
 layer_train_forward <- function(layer, inputs, mask = NULL, training = TRUE,
                                 initial_state = NULL, call = rlang::caller_env()) {
   self <- layer_self(layer)
   check_format_version(self, call = call)
-  f <- methods_of(self)$train_forward
-  if (is.null(f)) {
-    abort_gru(
-      c("Layer {.val {self$config$name}} ({methods_of(self)$class_name}) cannot be trained."),
-      class = "gru_error_fit", call = call
-    )
-  }
-  f(self, inputs, mask = mask, training = training, initial_state = initial_state,
+  methods_of(self)$train_forward(self, inputs, mask = mask, training = training, initial_state = initial_state,
     call = call)
 }
 
 layer_backward <- function(layer, cache, grad_output, need_inputs = TRUE,
-                           call = rlang::caller_env()) {
+                           call = rlang::caller_env(), grad_states = NULL) {
   self <- layer_self(layer)
-  methods_of(self)$backward(self, cache, grad_output, need_inputs = need_inputs,
-                            call = call)
-}
-
-# GRU ---------------------------------------------------------------------
-
-# The engine's training forward pass for a GRU layer or cell (`cfg` as in
-# gru_forward()): list(output, states, mask, cache).
-gru_train_pass <- function(self, inputs, mask = NULL, training = NULL,
-                           initial_state = NULL, call = rlang::caller_env(),
-                           cfg = self$config) {
-  prep <- gru_prepare_call(self, inputs, mask = mask, training = training,
-                           initial_state = initial_state, call = call, cfg = cfg)
-  if (is.na(prep$act$code) || is.na(prep$ract$code)) {
+  m <- methods_of(self)
+  if (length(grad_states) && !m$state_gradients) {
     abort_gru(
-      c("Layer {.val {cfg$name}} has an R function as an activation, so it cannot be trained.",
-        "i" = "Use one of {.fn gru_activations} for {.arg activation} and {.arg recurrent_activation}."),
+      c("Layer {.val {self$config$name}} ({m$class_name}) cannot be trained through its state outputs.",
+        "i" = "Compute the loss from its main output only."),
       class = "gru_error_fit", call = call
     )
   }
-  args <- c(prep$engine, list(float64 = identical(cfg$dtype, "float64")))
-  res <- with_backend_errors(do.call(cpp_gru_train_forward, args),
-                             what = "GRU training forward pass", call = call)
-  list(output = res$output, states = list(res$state),
-       mask = if (isTRUE(cfg$return_sequences)) mask,
-       cache = list(ptr = res$cache, reset_after = isTRUE(cfg$reset_after),
-                    bias = !is.null(self$weights$bias)))
-}
-
-gru_train_backward <- function(self, cache, grad_output, grad_state = NULL,
-                               need_inputs = TRUE, call = rlang::caller_env()) {
-  res <- with_backend_errors(
-    cpp_gru_train_backward(cache$ptr, as_double_array(grad_output),
-                           if (!is.null(grad_state)) as_double_array(grad_state),
-                           need_inputs),
-    what = "GRU backward pass", call = call
-  )
-  weights <- list(kernel = res$kernel, recurrent_kernel = res$recurrent_kernel)
-  if (cache$bias) {
-    weights$bias <- if (cache$reset_after) {
-      rbind(res$input_bias, res$recurrent_bias, deparse.level = 0)
-    } else {
-      res$input_bias
-    }
+  if (m$state_gradients) {
+    return(m$backward(self, cache, grad_output, need_inputs = need_inputs,
+                      call = call, grad_states = grad_states))
   }
-  list(inputs = res$inputs, initial_state = res$initial_state, weights = weights)
-}
-
-gru_layer_train_forward <- function(self, inputs, mask = NULL, training = NULL,
-                                            initial_state = NULL,
-                                            call = rlang::caller_env()) {
-  res <- gru_train_pass(self, inputs, mask = mask, training = training,
-                        initial_state = initial_state, call = call)
-  if (isTRUE(self$config$stateful)) self$state <- res$states[[1L]]
-  res
-}
-
-gru_layer_backward <- function(self, cache, grad_output, need_inputs = TRUE,
-                                       call = rlang::caller_env()) {
-  gru_train_backward(self, cache, grad_output, need_inputs = need_inputs, call = call)
-}
-
-# Dense -------------------------------------------------------------------
-
-dense_train_forward <- function(self, inputs, mask = NULL,
-                                              training = NULL, initial_state = NULL,
-                                              call = rlang::caller_env()) {
-  cfg <- self$config
-  if (is.function(cfg$activation)) {
-    abort_gru(
-      c("Layer {.val {cfg$name}} has an R function as an activation, so it cannot be trained.",
-        "i" = "Use a named activation."),
-      class = "gru_error_fit", call = call
-    )
-  }
-  d <- dim(inputs) %||% c(1L, length(inputs))
-  n <- length(d)
-  if (!self$built) dense_build(self, d[n])
-  x <- matrix(as.numeric(inputs), ncol = d[n])
-  z <- x %*% self$weights$kernel
-  if (!is.null(self$weights$bias)) z <- z + rep(self$weights$bias, each = nrow(z))
-  y <- apply_dense_activation(cfg$activation, z)
-  list(output = array(y, c(d[-n], cfg$units)), states = list(),
-       mask = if (n == 3L) mask, cache = list(x = x, z = z, y = y, dim = d))
-}
-
-dense_backward <- function(self, cache, grad_output, need_inputs = TRUE,
-                                         call = rlang::caller_env()) {
-  act <- self$config$activation
-  g <- matrix(as.numeric(grad_output), ncol = self$config$units)
-  dz <- if (identical(act, "softmax")) {
-    cache$y * (g - rowSums(g * cache$y))
-  } else if (identical(act, "linear")) {
-    g
-  } else {
-    code <- resolve_activation(act)$code
-    g * cpp_activation_derivative(as.numeric(cache$z), code)
-  }
-  weights <- list(kernel = crossprod(cache$x, dz))
-  if (!is.null(self$weights$bias)) weights$bias <- colSums(dz)
-  d <- cache$dim
-  list(inputs = if (need_inputs) array(tcrossprod(dz, self$weights$kernel), d),
-       weights = weights)
-}
-
-# Embedding ---------------------------------------------------------------
-
-embedding_train_forward <- function(self, inputs, mask = NULL,
-                                                  training = NULL,
-                                                  initial_state = NULL,
-                                                  call = rlang::caller_env()) {
-  res <- embedding_forward(self, inputs, mask = mask, call = call)
-  res$cache <- list(index = as.vector(inputs) + 1L)
-  res
-}
-
-# Rows of the embedding matrix get the sum of the output gradients at the
-# positions that looked them up; indices are not differentiable.
-embedding_backward <- function(self, cache, grad_output,
-                                             need_inputs = TRUE,
-                                             call = rlang::caller_env()) {
-  cfg <- self$config
-  g <- matrix(as.numeric(grad_output), ncol = cfg$output_dim)
-  sums <- rowsum(g, cache$index, reorder = TRUE)
-  de <- matrix(0, cfg$input_dim, cfg$output_dim)
-  de[as.integer(rownames(sums)), ] <- sums
-  list(inputs = NULL, weights = list(embeddings = de))
-}
-
-# Masking -----------------------------------------------------------------
-
-masking_train_forward <- function(self, inputs, mask = NULL,
-                                                training = NULL, initial_state = NULL,
-                                                call = rlang::caller_env()) {
-  res <- masking_forward(self, inputs, mask = mask, call = call)
-  res$cache <- list(keep = as.vector(res$mask), dim = dim(inputs))
-  res
-}
-
-masking_backward <- function(self, cache, grad_output, need_inputs = TRUE,
-                                           call = rlang::caller_env()) {
-  list(inputs = if (need_inputs) {
-    array(as.numeric(grad_output) * cache$keep, cache$dim)
-  }, weights = list())
+  m$backward(self, cache, grad_output, need_inputs = need_inputs, call = call)
 }
 
 # Models ------------------------------------------------------------------

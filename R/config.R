@@ -71,14 +71,15 @@ from_config <- function(config, class_name = attr(config, "class_name"), ...) {
       class = "gru_error_config", call = call
     )
   }
-  builder <- config_builders[[class_name]]
-  if (is.null(builder)) {
+  type <- layer_type_by_class(class_name)
+  if (is.null(type)) {
     abort_gru(
       c("Unknown class {.val {class_name}} in {.arg config}.",
-        "i" = "gru builds: {.val {sort(names(config_builders))}}."),
+        "i" = "gru builds: {.val {known_class_names()}}."),
       class = "gru_error_config", call = call
     )
   }
+  builder <- type$from_config
   attr(config, "class_name") <- NULL
   rlang::try_fetch(
     builder(config, call = call),
@@ -198,10 +199,6 @@ config_args <- function(config, constructor, extra = character(), class_name,
   }
   config
 }
-
-# Keras class name -> function(config, call) building the object; filled by
-# the files defining each type.
-config_builders <- new.env(parent = emptyenv())
 
 # The builder of a layer class whose config keys are its constructor's
 # arguments (and the `...` names in `extra`).

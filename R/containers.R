@@ -9,43 +9,43 @@ layer_n_weights <- function(self) {
   length(methods_of(self)$weight_shapes(self, 1L))
 }
 
-container_methods <- list(
-  get_weights = function(self) {
-    subs <- layer_sublayers(self)
-    if (!all(vapply(subs, function(l) layer_is_built(layer_self(l)), logical(1)))) {
-      return(list())
-    }
-    do.call(c, lapply(subs, function(l) layer_get_weights(layer_self(l))))
-  },
-  set_weights = function(self, weights, call) {
-    subs <- lapply(layer_sublayers(self), layer_self)
-    counts <- vapply(subs, layer_n_weights, numeric(1))
-    if (length(weights) != sum(counts)) {
-      abort_gru(
-        c("{.arg weights} has {length(weights)} element{?s}, but layer {.val {self$config$name}} expects {sum(counts)}.",
-          "i" = "Pass them in the order {.code get_weights()} returns."),
-        class = "gru_error_weights", call = call
-      )
-    }
-    saved <- lapply(subs, snapshot_weights)
-    ends <- cumsum(counts)
-    rlang::try_fetch(
-      for (i in seq_along(subs)) {
-        idx <- seq_len(counts[i]) + ends[i] - counts[i]
-        layer_set_weights(subs[[i]], unname(weights[idx]), call = call)
-      },
-      error = function(cnd) {
-        Map(restore_weights, subs, saved)
-        rlang::cnd_signal(cnd)
-      }
-    )
-    invisible(self)
-  },
-  is_built = function(self) {
-    all(vapply(layer_sublayers(self), function(l) layer_is_built(layer_self(l)),
-               logical(1)))
+container_get_weights <- function(self) {
+  subs <- layer_sublayers(self)
+  if (!all(vapply(subs, function(l) layer_is_built(layer_self(l)), logical(1)))) {
+    return(list())
   }
-)
+  do.call(c, lapply(subs, function(l) layer_get_weights(layer_self(l))))
+}
+
+container_set_weights <- function(self, weights, call) {
+  subs <- lapply(layer_sublayers(self), layer_self)
+  counts <- vapply(subs, layer_n_weights, numeric(1))
+  if (length(weights) != sum(counts)) {
+    abort_gru(
+      c("{.arg weights} has {length(weights)} element{?s}, but layer {.val {self$config$name}} expects {sum(counts)}.",
+        "i" = "Pass them in the order {.code get_weights()} returns."),
+      class = "gru_error_weights", call = call
+    )
+  }
+  saved <- lapply(subs, snapshot_weights)
+  ends <- cumsum(counts)
+  rlang::try_fetch(
+    for (i in seq_along(subs)) {
+      idx <- seq_len(counts[i]) + ends[i] - counts[i]
+      layer_set_weights(subs[[i]], unname(weights[idx]), call = call)
+    },
+    error = function(cnd) {
+      Map(restore_weights, subs, saved)
+      rlang::cnd_signal(cnd)
+    }
+  )
+  invisible(self)
+}
+
+container_is_built <- function(self) {
+  all(vapply(layer_sublayers(self), function(l) layer_is_built(layer_self(l)),
+             logical(1)))
+}
 
 snapshot_weights <- function(self) {
   if (length(layer_sublayers(self))) return(lapply(layer_sublayers(self), function(l) snapshot_weights(layer_self(l))))
@@ -71,8 +71,7 @@ layer_output_shape <- function(layer, shape) {
 # layers are added, as Keras does).
 layer_build_shape <- function(layer, shape) {
   self <- layer_self(layer)
-  f <- methods_of(self)$build_shape
-  if (!is.null(f)) f(self, shape)
+  methods_of(self)$build_shape(self, shape)
   invisible(layer)
 }
 

@@ -99,7 +99,7 @@ gru_layer_gradients <- function(layer, x, grad_output, grad_state = NULL,
                              call = call)
 }
 
-# The GRU's gradients method (layer_methods$gru$gradients).
+# The GRU's gradients method (the gradients slot of the GRU type).
 gru_backward <- function(self, inputs, grad_output, grad_state = NULL,
                          mask = NULL, initial_state = NULL, training = FALSE,
                          dropout = NULL, call = rlang::caller_env()) {

@@ -15,6 +15,4 @@
 the <- new.env(parent = emptyenv())
 the$name_counts <- list()
 
-# Methods of each layer type (forward, weight_shapes, build, format,
-# regularized), filled by the files that define the types.
-layer_methods <- new.env(parent = emptyenv())
+`%||%` <- function(a, b) if (is.null(a)) b else a

@@ -1,3 +1,6 @@
+#' @include layer-type.R
+NULL
+
 #' Bidirectional wrapper for recurrent layers
 #'
 #' keras3's `layer_bidirectional()`: runs a forward copy of `layer` and a
@@ -139,7 +142,7 @@ check_recurrent_layer <- function(layer, arg = rlang::caller_arg(layer),
       class = "gru_error_layer_kind", call = call
     )
   }
-  if (!(inherits(layer, "gru_layer_gru") || inherits(layer, "gru_layer_rnn"))) {
+  if (!inherits(layer, "gru_layer") || !methods_of(layer_self(layer))$recurrent) {
     abort_gru(
       c("{.arg {arg}} must be a recurrent layer ({.fn layer_gru} or {.fn layer_rnn}), not {.obj_type_friendly {layer}}."),
       class = "gru_error_input", call = call
@@ -173,7 +176,7 @@ bidirectional_forward <- function(self, inputs, mask = NULL, training = NULL,
   bwd <- self$backward_layer
   init_f <- init_b <- NULL
   if (!is.null(initial_state)) {
-    n_f <- if (inherits(fwd, "gru_layer_rnn")) length(rnn_cells_of(layer_self(fwd)$cell)) else 1L
+    n_f <- length(layer_states_template(layer_self(fwd)))
     if (!is.list(initial_state) || length(initial_state) != 2L * n_f) {
       abort_gru(
         c("{.arg initial_state} must be a list of {2L * n_f} states: the forward layer's, then the backward layer's.",
@@ -267,45 +270,7 @@ bidirectional_format <- function(self) {
     paste0("  ", format(self$backward_layer)))
 }
 
-layer_methods$bidirectional <- c(
-  list(
-    forward = bidirectional_forward,
-    train_forward = function(self, ...) bidirectional_forward(self, ..., train = TRUE),
-    backward = bidirectional_backward,
-    format = bidirectional_format,
-    sublayers = bidirectional_layers,
-    weight_shapes = function(self, input_dim) list(),
-    output_shape = bidirectional_output_shape,
-    build_shape = bidirectional_build_shape,
-    current_state = function(self) {
-      if (!isTRUE(self$config$stateful)) return(NULL)
-      c(layer_states(layer_self(self$forward_layer)),
-        layer_states(layer_self(self$backward_layer)))
-    },
-    reset_state = function(self, states, call) {
-      subs <- lapply(bidirectional_layers(self), layer_self)
-      if (is.null(states)) {
-        for (s in subs) layer_reset_state(s, NULL, call = call)
-        return(invisible(self))
-      }
-      half <- length(states) %/% 2L
-      layer_reset_state(subs[[1L]], states[seq_len(half)], call = call)
-      layer_reset_state(subs[[2L]], states[half + seq_len(half)], call = call)
-      invisible(self)
-    },
-    get_config = function(self, cfg) {
-      out <- cfg[c("name", "trainable", "dtype", "merge_mode")]
-      if (!is.null(cfg$batch_input_shape)) out$batch_input_shape <- cfg$batch_input_shape
-      out$layer <- self$layer_config
-      if (!is.null(self$backward_layer_config)) out$backward_layer <- self$backward_layer_config
-      out
-    },
-    class_name = "Bidirectional"
-  ),
-  container_methods
-)
-
-config_builders$Bidirectional <- function(config, call) {
+bidirectional_from_config <- function(config, call) {
   args <- config_args(config, layer_bidirectional,
                       extra = c(bidirectional_dots, "dtype"),
                       class_name = "Bidirectional", call = call)
@@ -315,3 +280,42 @@ config_builders$Bidirectional <- function(config, call) {
   if (!"merge_mode" %in% names(args)) args["merge_mode"] <- list("concat")
   do.call(layer_bidirectional, args)
 }
+
+register_layer_type(new_layer_type(
+  type = "bidirectional", class_name = "Bidirectional", container = TRUE,
+  forward = bidirectional_forward,
+  train_forward = function(self, ...) bidirectional_forward(self, ..., train = TRUE),
+  backward = bidirectional_backward,
+  format = bidirectional_format,
+  sublayers = bidirectional_layers,
+  n_outputs = function(self) {
+    (if (is.null(self$config$merge_mode)) 2L else 1L) +
+      if (isTRUE(self$config$return_state)) length(layer_states_template(layer_self(self$forward_layer))) * 2L else 0L
+  },
+  output_shape = bidirectional_output_shape,
+  build_shape = bidirectional_build_shape,
+  current_state = function(self) {
+    if (!isTRUE(self$config$stateful)) return(NULL)
+    c(layer_states(layer_self(self$forward_layer)),
+      layer_states(layer_self(self$backward_layer)))
+  },
+  reset_state = function(self, states, call) {
+    subs <- lapply(bidirectional_layers(self), layer_self)
+    if (is.null(states)) {
+      for (s in subs) layer_reset_state(s, NULL, call = call)
+      return(invisible(self))
+    }
+    half <- length(states) %/% 2L
+    layer_reset_state(subs[[1L]], states[seq_len(half)], call = call)
+    layer_reset_state(subs[[2L]], states[half + seq_len(half)], call = call)
+    invisible(self)
+  },
+  get_config = function(self, cfg) {
+    out <- cfg[c("name", "trainable", "dtype", "merge_mode")]
+    if (!is.null(cfg$batch_input_shape)) out$batch_input_shape <- cfg$batch_input_shape
+    out$layer <- self$layer_config
+    if (!is.null(self$backward_layer_config)) out$backward_layer <- self$backward_layer_config
+    out
+  },
+  from_config = bidirectional_from_config
+))

@@ -1,3 +1,6 @@
+#' @include layer-type.R
+NULL
+
 #' Densely connected layer on the last axis
 #'
 #' keras3's `layer_dense()`: `activation(inputs %*% kernel + bias)` applied
@@ -202,7 +205,49 @@ dense_format <- function(self) {
     else "  not built (weights are created on the first call)")
 }
 
-layer_methods$dense <- list(
+dense_train_forward <- function(self, inputs, mask = NULL,
+                                              training = NULL, initial_state = NULL,
+                                              call = rlang::caller_env()) {
+  cfg <- self$config
+  if (is.function(cfg$activation)) {
+    abort_gru(
+      c("Layer {.val {cfg$name}} has an R function as an activation, so it cannot be trained.",
+        "i" = "Use a named activation."),
+      class = "gru_error_fit", call = call
+    )
+  }
+  d <- dim(inputs) %||% c(1L, length(inputs))
+  n <- length(d)
+  if (!self$built) dense_build(self, d[n])
+  x <- matrix(as.numeric(inputs), ncol = d[n])
+  z <- x %*% self$weights$kernel
+  if (!is.null(self$weights$bias)) z <- z + rep(self$weights$bias, each = nrow(z))
+  y <- apply_dense_activation(cfg$activation, z)
+  list(output = array(y, c(d[-n], cfg$units)), states = list(),
+       mask = if (n == 3L) mask, cache = list(x = x, z = z, y = y, dim = d))
+}
+
+dense_backward <- function(self, cache, grad_output, need_inputs = TRUE,
+                                         call = rlang::caller_env()) {
+  act <- self$config$activation
+  g <- matrix(as.numeric(grad_output), ncol = self$config$units)
+  dz <- if (identical(act, "softmax")) {
+    cache$y * (g - rowSums(g * cache$y))
+  } else if (identical(act, "linear")) {
+    g
+  } else {
+    code <- resolve_activation(act)$code
+    g * cpp_activation_derivative(as.numeric(cache$z), code)
+  }
+  weights <- list(kernel = crossprod(cache$x, dz))
+  if (!is.null(self$weights$bias)) weights$bias <- colSums(dz)
+  d <- cache$dim
+  list(inputs = if (need_inputs) array(tcrossprod(dz, self$weights$kernel), d),
+       weights = weights)
+}
+
+register_layer_type(new_layer_type(
+  type = "dense", class_name = "Dense",
   forward = dense_forward,
   train_forward = dense_train_forward,
   backward = dense_backward,
@@ -216,7 +261,5 @@ layer_methods$dense <- list(
     n <- length(shape)
     if (!self$built && !is.na(shape[n])) dense_build(self, shape[n])
   },
-  class_name = "Dense"
-)
-
-config_builders$Dense <- constructor_builder(layer_dense, dense_dots, "Dense")
+  constructor = layer_dense, constructor_dots = dense_dots
+))

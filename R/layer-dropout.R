@@ -1,3 +1,6 @@
+#' @include layer-type.R
+NULL
+
 #' Randomly zero inputs while training
 #'
 #' keras3's `layer_dropout()`. In training mode ([fit()][fit.gru_model],
@@ -216,13 +219,12 @@ dropout_format <- function(self) {
           else "")
 }
 
-layer_methods$dropout <- list(
+register_layer_type(new_layer_type(
+  type = "dropout", class_name = "Dropout",
   forward = dropout_forward,
   train_forward = dropout_train_forward,
   backward = dropout_backward,
-  weight_shapes = function(self, input_dim) list(),
   format = dropout_format,
-  regularized = function(self) character(),
   output_shape = function(self, shape) {
     if (length(shape) < 2L) {
       return("it needs input with a batch and a feature axis")
@@ -240,9 +242,5 @@ layer_methods$dropout <- list(
     }
     cfg
   },
-  class_name = "Dropout"
-)
-
-config_builders$Dropout <- constructor_builder(
-  layer_dropout, dropout_dots, "Dropout"
-)
+  constructor = layer_dropout, constructor_dots = dropout_dots
+))

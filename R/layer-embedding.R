@@ -1,3 +1,6 @@
+#' @include layer-type.R
+NULL
+
 #' Turn integer sequences into dense vectors
 #'
 #' keras3's `layer_embedding()`: maps a `(batch, timesteps)` matrix of
@@ -100,7 +103,30 @@ embedding_forward <- function(self, inputs, mask = NULL, training = NULL,
        mask = if (isTRUE(cfg$mask_zero)) matrix(inputs != 0, d[1L], d[2L]))
 }
 
-layer_methods$embedding <- list(
+embedding_train_forward <- function(self, inputs, mask = NULL,
+                                                  training = NULL,
+                                                  initial_state = NULL,
+                                                  call = rlang::caller_env()) {
+  res <- embedding_forward(self, inputs, mask = mask, call = call)
+  res$cache <- list(index = as.vector(inputs) + 1L)
+  res
+}
+
+# Rows of the embedding matrix get the sum of the output gradients at the
+# positions that looked them up; indices are not differentiable.
+embedding_backward <- function(self, cache, grad_output,
+                                             need_inputs = TRUE,
+                                             call = rlang::caller_env()) {
+  cfg <- self$config
+  g <- matrix(as.numeric(grad_output), ncol = cfg$output_dim)
+  sums <- rowsum(g, cache$index, reorder = TRUE)
+  de <- matrix(0, cfg$input_dim, cfg$output_dim)
+  de[as.integer(rownames(sums)), ] <- sums
+  list(inputs = NULL, weights = list(embeddings = de))
+}
+
+register_layer_type(new_layer_type(
+  type = "embedding", class_name = "Embedding",
   forward = embedding_forward,
   train_forward = embedding_train_forward,
   backward = embedding_backward,
@@ -119,9 +145,5 @@ layer_methods$embedding <- list(
     c(shape, self$config$output_dim)
   },
   build_shape = function(self, shape) if (!self$built) embedding_build(self),
-  class_name = "Embedding"
-)
-
-config_builders$Embedding <- constructor_builder(
-  layer_embedding, embedding_dots, "Embedding"
-)
+  constructor = layer_embedding, constructor_dots = embedding_dots
+))

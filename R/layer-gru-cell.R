@@ -1,3 +1,6 @@
+#' @include layer-type.R
+NULL
+
 #' A GRU cell: one timestep of a GRU
 #'
 #' keras 2's `layer_gru_cell()` and keras3's `rnn_cell_gru()`: the GRU's
@@ -170,20 +173,18 @@ gru_cell_format <- function(self) {
   sub("^<gru layer", "<gru cell", lines)
 }
 
-layer_methods$gru_cell <- list(
+# The GRU's methods are defined in R/layer-gru.R, collated after this file,
+# hence the wrappers.
+register_layer_type(new_layer_type(
+  type = "gru_cell", class_name = "GRUCell", kind = "cell",
   step = gru_cell_step,
   weight_shapes = function(self, input_dim) gru_weight_shapes(self, input_dim),
   build = function(self, input_dim) gru_build(self, input_dim),
   format = gru_cell_format,
-  regularized = function(self) c(kernel = "kernel_regularizer",
-                                 recurrent_kernel = "recurrent_regularizer",
-                                 bias = "bias_regularizer"),
-  constrained = function(self) c(kernel = "kernel_constraint",
-                                 recurrent_kernel = "recurrent_constraint",
-                                 bias = "bias_constraint"),
-  class_name = "GRUCell"
-)
-
-config_builders$GRUCell <- constructor_builder(
-  layer_gru_cell, gru_cell_dots, "GRUCell"
-)
+  regularized = function(self) gru_regularized(self),
+  constrained = function(self) gru_constrained(self),
+  engine_cell = TRUE,
+  weight_layout_hint = function(self) gru_weight_layout_hint(self),
+  kernel_columns = function(self) gru_kernel_columns(self),
+  constructor = layer_gru_cell, constructor_dots = gru_cell_dots
+))

@@ -1,3 +1,6 @@
+#' @include layer-type.R
+NULL
+
 #' Gated Recurrent Unit layer (Cho et al. 2014)
 #'
 #' keras3's `layer_gru()`: the same arguments, defaults, weight layout and
@@ -737,26 +740,85 @@ gru_format <- function(self) {
   lines
 }
 
-layer_methods$gru <- list(
-  forward = gru_forward,
-  gradients = gru_backward,
-  train_forward = gru_layer_train_forward,
-  backward = gru_layer_backward,
-  weight_shapes = gru_weight_shapes,
-  build = gru_build,
-  format = gru_format,
-  regularized = function(self) c(kernel = "kernel_regularizer",
-                                 recurrent_kernel = "recurrent_regularizer",
-                                 bias = "bias_regularizer"),
-  constrained = function(self) c(kernel = "kernel_constraint",
-                                 recurrent_kernel = "recurrent_constraint",
-                                 bias = "bias_constraint"),
-  output_shape = function(self, shape) gru_output_shape(self, shape),
-  build_shape = function(self, shape) {
-    if (!self$built && !is.na(shape[3L])) gru_build(self, shape[3L])
-  },
-  class_name = "GRU"
-)
+# The engine's training forward pass for a GRU layer or cell (`cfg` as in
+# gru_forward()): list(output, states, mask, cache), where `cache` holds an
+# external pointer to the C++ engine's workspace, which lives only for the
+# step and is never stored in the layer.
+gru_train_pass <- function(self, inputs, mask = NULL, training = NULL,
+                           initial_state = NULL, call = rlang::caller_env(),
+                           cfg = self$config) {
+  prep <- gru_prepare_call(self, inputs, mask = mask, training = training,
+                           initial_state = initial_state, call = call, cfg = cfg)
+  if (is.na(prep$act$code) || is.na(prep$ract$code)) {
+    abort_gru(
+      c("Layer {.val {cfg$name}} has an R function as an activation, so it cannot be trained.",
+        "i" = "Use one of {.fn gru_activations} for {.arg activation} and {.arg recurrent_activation}."),
+      class = "gru_error_fit", call = call
+    )
+  }
+  args <- c(prep$engine, list(float64 = identical(cfg$dtype, "float64")))
+  res <- with_backend_errors(do.call(cpp_gru_train_forward, args),
+                             what = "GRU training forward pass", call = call)
+  list(output = res$output, states = list(res$state),
+       mask = if (isTRUE(cfg$return_sequences)) mask,
+       cache = list(ptr = res$cache, reset_after = isTRUE(cfg$reset_after),
+                    bias = !is.null(self$weights$bias)))
+}
+
+gru_train_backward <- function(self, cache, grad_output, grad_state = NULL,
+                               need_inputs = TRUE, call = rlang::caller_env()) {
+  res <- with_backend_errors(
+    cpp_gru_train_backward(cache$ptr, as_double_array(grad_output),
+                           if (!is.null(grad_state)) as_double_array(grad_state),
+                           need_inputs),
+    what = "GRU backward pass", call = call
+  )
+  weights <- list(kernel = res$kernel, recurrent_kernel = res$recurrent_kernel)
+  if (cache$bias) {
+    weights$bias <- if (cache$reset_after) {
+      rbind(res$input_bias, res$recurrent_bias, deparse.level = 0)
+    } else {
+      res$input_bias
+    }
+  }
+  list(inputs = res$inputs, initial_state = res$initial_state, weights = weights)
+}
+
+# A stateful layer starts from its carried state, which is a constant of
+# the step (gradients do not flow across batches), and carries the new
+# state forward.
+gru_layer_train_forward <- function(self, inputs, mask = NULL, training = NULL,
+                                    initial_state = NULL,
+                                    call = rlang::caller_env()) {
+  res <- gru_train_pass(self, inputs, mask = mask, training = training,
+                        initial_state = initial_state, call = call)
+  if (isTRUE(self$config$stateful)) self$state <- res$states[[1L]]
+  res
+}
+
+gru_layer_backward <- function(self, cache, grad_output, need_inputs = TRUE,
+                               call = rlang::caller_env(), grad_states = NULL) {
+  gru_train_backward(self, cache, grad_output,
+                     grad_state = if (length(grad_states)) grad_states[[1L]],
+                     need_inputs = need_inputs, call = call)
+}
+
+gru_regularized <- function(self) {
+  c(kernel = "kernel_regularizer", recurrent_kernel = "recurrent_regularizer",
+    bias = "bias_regularizer")
+}
+
+gru_constrained <- function(self) {
+  c(kernel = "kernel_constraint", recurrent_kernel = "recurrent_constraint",
+    bias = "bias_constraint")
+}
+
+gru_weight_layout_hint <- function(self) {
+  bias <- if (isTRUE(self$config$reset_after)) "(2, 3 * units)" else "(3 * units)"
+  paste0("Weights follow Keras' layout: kernel (input_dim, 3 * units), recurrent_kernel (units, 3 * units), bias ", bias, ".")
+}
+
+gru_kernel_columns <- function(self) 3L * self$config$units
 
 # The output shape for an input shape c(batch, timesteps, features) (NA =
 # unknown), or a string saying why the input does not fit. Models use it to
@@ -775,4 +837,24 @@ gru_output_shape <- function(self, shape) {
 
 rnn_output_units <- function(self) self$config$units
 
-config_builders$GRU <- constructor_builder(layer_gru, gru_dots, "GRU")
+register_layer_type(new_layer_type(
+  type = "gru", class_name = "GRU",
+  forward = gru_forward,
+  gradients = gru_backward,
+  train_forward = gru_layer_train_forward,
+  backward = gru_layer_backward,
+  state_gradients = TRUE,
+  weight_shapes = gru_weight_shapes,
+  build = gru_build,
+  format = gru_format,
+  regularized = gru_regularized,
+  constrained = gru_constrained,
+  output_shape = gru_output_shape,
+  build_shape = function(self, shape) {
+    if (!self$built && !is.na(shape[3L])) gru_build(self, shape[3L])
+  },
+  recurrent = TRUE,
+  weight_layout_hint = gru_weight_layout_hint,
+  kernel_columns = gru_kernel_columns,
+  constructor = layer_gru, constructor_dots = gru_dots
+))

@@ -1,3 +1,6 @@
+#' @include layer-type.R
+NULL
+
 #' Mask timesteps whose features all equal a value
 #'
 #' keras3's `layer_masking()`: a timestep is masked when every one of its
@@ -51,21 +54,31 @@ masking_forward <- function(self, inputs, mask = NULL, training = NULL,
   list(output = output, states = list(), mask = matrix(keep, d[1L], d[2L]))
 }
 
-layer_methods$masking <- list(
+masking_train_forward <- function(self, inputs, mask = NULL,
+                                                training = NULL, initial_state = NULL,
+                                                call = rlang::caller_env()) {
+  res <- masking_forward(self, inputs, mask = mask, call = call)
+  res$cache <- list(keep = as.vector(res$mask), dim = dim(inputs))
+  res
+}
+
+masking_backward <- function(self, cache, grad_output, need_inputs = TRUE,
+                                           call = rlang::caller_env()) {
+  list(inputs = if (need_inputs) {
+    array(as.numeric(grad_output) * cache$keep, cache$dim)
+  }, weights = list())
+}
+
+register_layer_type(new_layer_type(
+  type = "masking", class_name = "Masking",
   forward = masking_forward,
   train_forward = masking_train_forward,
   backward = masking_backward,
-  weight_shapes = function(self, input_dim) list(),
   format = function(self) sprintf("<masking layer \"%s\"> mask_value = %s",
                                   self$config$name, format(self$config$mask_value)),
-  regularized = function(self) character(),
   output_shape = function(self, shape) {
     if (length(shape) != 3L) return("it needs 3-D input (batch, timesteps, features) to mask timesteps")
     shape
   },
-  class_name = "Masking"
-)
-
-config_builders$Masking <- constructor_builder(
-  layer_masking, masking_dots, "Masking"
-)
+  constructor = layer_masking, constructor_dots = masking_dots
+))

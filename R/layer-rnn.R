@@ -1,3 +1,6 @@
+#' @include layer-type.R
+NULL
+
 #' Run a cell over a sequence
 #'
 #' keras3's `layer_rnn()`: runs a GRU cell ([layer_gru_cell()]), a list of
@@ -58,7 +61,7 @@ layer_rnn <- function(object, cell, return_sequences = FALSE,
     )
   }
   if (inherits(cell, "gru_layer") || !is.list(cell)) {
-    if (!inherits(cell, "gru_layer_stacked_cells")) check_cell(cell, call = call)
+    if (!is_cell_stack(cell)) check_cell(cell, call = call)
   } else {
     cell <- new_stack(check_cells(cell, call = call),
                       list(name = unique_layer_name("stacked_rnn_cells"),
@@ -99,8 +102,14 @@ layer_rnn <- function(object, cell, return_sequences = FALSE,
 rnn_dots <- c("name", "trainable", "input_shape", "batch_size",
               "batch_input_shape", "input_dim", "weights")
 
+# The engine cells a cell runs, in order: a stack's cells, or the cell.
 rnn_cells_of <- function(cell) {
-  if (inherits(cell, "gru_layer_stacked_cells")) layer_self(cell)$cells else list(cell)
+  subs <- layer_sublayers(layer_self(cell))
+  if (length(subs)) subs else list(cell)
+}
+
+is_cell_stack <- function(cell) {
+  is_cell(cell) && methods_of(layer_self(cell))$container
 }
 
 rnn_build_shape <- function(self, shape) {
@@ -257,31 +266,29 @@ rnn_format <- function(self) {
     paste0("  ", format(self$cell)))
 }
 
-layer_methods$rnn <- c(
-  list(
-    forward = rnn_forward,
-    train_forward = function(self, ...) rnn_forward(self, ..., train = TRUE),
-    backward = rnn_backward,
-    format = rnn_format,
-    sublayers = function(self) rnn_cells_of(self$cell),
-    weight_shapes = function(self, input_dim) list(),
-    output_shape = rnn_output_shape,
-    build_shape = rnn_build_shape,
-    current_state = rnn_current_state,
-    reset_state = rnn_reset_state,
-    get_config = function(self, cfg) {
-      cfg$cell <- nested_config(self$cell)
-      cfg
-    },
-    class_name = "RNN"
-  ),
-  container_methods
-)
-
-config_builders$RNN <- function(config, call) {
+rnn_from_config <- function(config, call) {
   args <- config_args(config, layer_rnn, extra = c(rnn_dots, "dtype"),
                       class_name = "RNN", call = call)
   args$dtype <- NULL
   args$cell <- from_config(args$cell)
   do.call(layer_rnn, args)
 }
+
+register_layer_type(new_layer_type(
+  type = "rnn", class_name = "RNN", container = TRUE,
+  forward = rnn_forward,
+  train_forward = function(self, ...) rnn_forward(self, ..., train = TRUE),
+  backward = rnn_backward,
+  format = rnn_format,
+  sublayers = function(self) rnn_cells_of(self$cell),
+  recurrent = TRUE,
+  output_shape = rnn_output_shape,
+  build_shape = rnn_build_shape,
+  current_state = rnn_current_state,
+  reset_state = rnn_reset_state,
+  get_config = function(self, cfg) {
+    cfg$cell <- nested_config(self$cell)
+    cfg
+  },
+  from_config = rnn_from_config
+))

@@ -4,7 +4,7 @@
 # initial_state = NULL)`, of class c("gru_layer_<type>", "gru_layer"). Its
 # environment holds one binding, `self`: a plain environment with
 #
-#   type      "gru", ...: selects the methods in `layer_methods`
+#   type      "gru", ...: selects the layer type (R/layer-type.R)
 #   config    the Keras config (a plain list with Keras' key names)
 #   weights   a named list of R arrays in Keras' layout, NULL until built
 #   built     TRUE once weights exist
@@ -16,9 +16,10 @@
 #             check_format_version(); readRDS() of an incompatible one errors)
 #
 # Types that hold other layers (layer_rnn(), layer_bidirectional(), stacked
-# cells) keep them in `self` too and give the optional methods
-# get_weights/set_weights/reset_state/current_state/losses/sublayers, which
-# the generic helpers below call instead of reading `self$weights`.
+# cells) keep them in `self` too and are containers: their sublayers() slot
+# lists them, and the generic helpers below go through the type's slots
+# (get_weights, set_weights, reset_state, ...) instead of reading
+# `self$weights`.
 # Cells are the same object with a step closure, `function(inputs, states,
 # training)`, and the extra class "gru_cell".
 #
@@ -72,8 +73,6 @@ new_cell <- function(type, config) {
   environment(fn) <- fn_env
   structure(fn, class = c(paste0("gru_layer_", type), "gru_cell", "gru_layer"))
 }
-
-methods_of <- function(self) layer_methods[[self$type]]
 
 is_cell <- function(x) inherits(x, "gru_cell")
 
@@ -233,24 +232,12 @@ layer_member <- function(layer, self, name) {
   )
 }
 
-layer_get_weights <- function(self) {
-  m <- methods_of(self)
-  if (!is.null(m$get_weights)) return(m$get_weights(self))
-  if (!self$built) return(list())
-  self$weights
-}
+layer_get_weights <- function(self) methods_of(self)$get_weights(self)
 
 # The sublayers (cells, wrapped layers) a container type holds.
-layer_sublayers <- function(self) {
-  m <- methods_of(self)
-  if (is.null(m$sublayers)) list() else m$sublayers(self)
-}
+layer_sublayers <- function(self) methods_of(self)$sublayers(self)
 
-layer_is_built <- function(self) {
-  m <- methods_of(self)
-  if (!is.null(m$is_built)) return(m$is_built(self))
-  isTRUE(self$built)
-}
+layer_is_built <- function(self) methods_of(self)$is_built(self)
 
 layer_count_params <- function(self, call) {
   if (!layer_is_built(self)) {
@@ -288,8 +275,7 @@ layer_constraints <- function(self) {
   if (length(subs)) {
     return(do.call(c, c(list(list()), lapply(subs, function(l) layer_constraints(layer_self(l))))))
   }
-  m <- methods_of(self)
-  keys <- if (is.null(m$constrained)) character() else m$constrained(self)
+  keys <- methods_of(self)$constrained(self)
   keys <- keys[names(keys) %in% names(self$weights)]
   out <- lapply(keys, function(k) self$config[[k]])
   names(out) <- names(keys)
@@ -317,7 +303,6 @@ layer_apply_constraints <- function(self) {
 # layer is built from the first weight's shape. On any error the layer keeps
 # its old weights.
 layer_set_weights <- function(self, weights, call) {
-  m <- methods_of(self)
   if (!is.list(weights) || inherits(weights, "gru_layer")) {
     abort_gru(
       c("{.arg weights} must be a list of arrays, not {.obj_type_friendly {weights}}.",
@@ -325,7 +310,12 @@ layer_set_weights <- function(self, weights, call) {
       class = "gru_error_weights", call = call
     )
   }
-  if (!is.null(m$set_weights)) return(m$set_weights(self, weights, call = call))
+  methods_of(self)$set_weights(self, weights, call = call)
+}
+
+# set_weights() of a layer that owns its weights (not a container).
+default_set_weights <- function(self, weights, call) {
+  m <- methods_of(self)
   input_dim <- self$input_dim
   if (!self$built) {
     first <- weights[[1L]]
@@ -384,24 +374,11 @@ layer_set_weights <- function(self, weights, call) {
   invisible(self)
 }
 
-weight_layout_hint <- function(self) {
-  if (self$type %in% c("gru", "gru_cell")) {
-    bias <- if (isTRUE(self$config$reset_after)) "(2, 3 * units)" else "(3 * units)"
-    return(paste0("Weights follow Keras' layout: kernel (input_dim, 3 * units), recurrent_kernel (units, 3 * units), bias ", bias, "."))
-  }
-  "Weights follow Keras' layout, in the order get_weights() returns them."
-}
+weight_layout_hint <- function(self) methods_of(self)$weight_layout_hint(self)
 
-ncol_of_kernel <- function(self) {
-  if (self$type %in% c("gru", "gru_cell")) 3L * self$config$units else
-    self$config$units %||% self$config$output_dim
-}
+ncol_of_kernel <- function(self) methods_of(self)$kernel_columns(self)
 
-layer_states <- function(self) {
-  m <- methods_of(self)
-  if (!is.null(m$current_state)) return(m$current_state(self))
-  if (isTRUE(self$config$stateful)) list(layer_current_state(self))
-}
+layer_states <- function(self) methods_of(self)$current_state(self)
 
 layer_current_state <- function(self) {
   if (!is.null(self$state)) return(self$state)
@@ -410,18 +387,7 @@ layer_current_state <- function(self) {
 }
 
 layer_reset_state <- function(self, states, call) {
-  m <- methods_of(self)
-  if (!is.null(m$reset_state)) return(m$reset_state(self, states, call = call))
-  if (!isTRUE(self$config$stateful)) return(invisible(self))
-  if (is.null(states)) {
-    self$state <- NULL
-    return(invisible(self))
-  }
-  if (is.list(states)) states <- states[[1L]]
-  b <- self$batch_size %||% NROW(states)
-  self$state <- check_state(states, b, self$config$units, arg = "states", call = call)
-  self$batch_size <- b
-  invisible(self)
+  methods_of(self)$reset_state(self, states, call = call)
 }
 
 #' @export
@@ -436,8 +402,6 @@ format.gru_layer <- function(x, ...) {
   check_format_version(self)
   methods_of(self)$format(self)
 }
-
-`%||%` <- function(a, b) if (is.null(a)) b else a
 
 # `x` as doubles for the engine, which reads only the values: a double array
 # goes as it is, since as.double() would copy it to drop its dims (50 MB per

@@ -1,3 +1,6 @@
+#' @include layer-type.R
+NULL
+
 # The sequential model. Like a layer it is a closure over `self`, an
 # environment with
 #
@@ -120,8 +123,7 @@ model_add <- function(self, layer, call) {
     )
   }
   lself <- layer_self(layer)
-  if (isTRUE(lself$config$return_state) ||
-      (identical(lself$type, "bidirectional") && is.null(lself$config$merge_mode))) {
+  if (methods_of(lself)$n_outputs(lself) > 1L) {
     abort_gru(
       c("Layer {.val {layer$name}} has several outputs, but each layer of a sequential model must have one.",
         "i" = "Use {.code return_state = FALSE} (and a {.arg merge_mode} for bidirectional layers) inside a model."),
@@ -386,7 +388,7 @@ get_config.gru_model <- function(object, ...) {
             class_name = "Sequential")
 }
 
-config_builders$Sequential <- function(config, call) {
+sequential_from_config <- function(config, call) {
   unknown <- setdiff(names(config), c("name", "trainable", "dtype", "layers", "build_input_shape"))
   if (length(unknown)) {
     abort_gru(
@@ -409,6 +411,11 @@ config_builders$Sequential <- function(config, call) {
   for (l in layers) model_add(self, from_config(l), call = call)
   model
 }
+
+register_layer_type(new_layer_type(
+  type = "sequential", class_name = "Sequential", kind = "model",
+  from_config = sequential_from_config
+))
 
 #' Summarise a sequential model
 #'

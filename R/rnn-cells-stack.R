@@ -1,3 +1,6 @@
+#' @include layer-type.R
+NULL
+
 #' Stack GRU cells into one cell
 #'
 #' keras3's `rnn_cells_stack()` (keras 2's `layer_stacked_rnn_cells()`):
@@ -58,7 +61,7 @@ check_cells <- function(cells, arg = rlang::caller_arg(cells),
   out <- list()
   for (i in seq_along(cells)) {
     cell <- cells[[i]]
-    if (inherits(cell, "gru_layer_stacked_cells")) {
+    if (is_cell_stack(cell)) {
       out <- c(out, layer_self(cell)$cells)
       next
     }
@@ -77,7 +80,7 @@ check_cell <- function(cell, arg = rlang::caller_arg(cell),
       class = "gru_error_layer_kind", call = call
     )
   }
-  if (!inherits(cell, "gru_layer_gru_cell")) {
+  if (!is_cell(cell) || !methods_of(layer_self(cell))$engine_cell) {
     abort_gru(
       c("{.arg {arg}} must be a GRU cell, not {.obj_type_friendly {cell}}.",
         "i" = "Create one with {.fn layer_gru_cell} or {.fn rnn_cell_gru}."),
@@ -130,24 +133,22 @@ stack_format <- function(self) {
   c(head, paste0("  ", unlist(lapply(self$cells, format))))
 }
 
-layer_methods$stacked_cells <- c(
-  list(
-    step = stack_step,
-    format = stack_format,
-    sublayers = function(self) self$cells,
-    weight_shapes = function(self, input_dim) list(),
-    get_config = function(self, cfg) {
-      cfg$cells <- lapply(self$cells, nested_config)
-      cfg
-    },
-    class_name = "StackedRNNCells"
-  ),
-  container_methods
-)
-
-config_builders$StackedRNNCells <- function(config, call) {
+stack_from_config <- function(config, call) {
   args <- config_args(config, rnn_cells_stack, extra = c("name", "trainable"),
                       class_name = "StackedRNNCells", call = call)
   args$cells <- lapply(args$cells, from_config)
   do.call(rnn_cells_stack, args)
 }
+
+register_layer_type(new_layer_type(
+  type = "stacked_cells", class_name = "StackedRNNCells", kind = "cell",
+  container = TRUE,
+  step = stack_step,
+  format = stack_format,
+  sublayers = function(self) self$cells,
+  get_config = function(self, cfg) {
+    cfg$cells <- lapply(self$cells, nested_config)
+    cfg
+  },
+  from_config = stack_from_config
+))
