@@ -42,10 +42,16 @@ evaluate <- function(object, ...) UseMethod("evaluate")
 #' @param loss A loss name (`"mse"`, `"mae"`, `"huber"`,
 #'   `"binary_crossentropy"`, `"categorical_crossentropy"`,
 #'   `"sparse_categorical_crossentropy"`, ...) or object (see [losses]).
+#'   A model with several outputs takes one loss per output: a list (or
+#'   character vector) in the order of the outputs or named by the output
+#'   layers; a single loss applies to every output.
 #' @param metrics `NULL` or a character vector of metric names: `"mae"`,
 #'   `"mse"`, `"accuracy"` (which becomes the binary, categorical or sparse
 #'   categorical accuracy that fits the loss, as in Keras) and their long
-#'   names.
+#'   names. With several outputs they are computed for every output, or
+#'   give a list with one entry per output.
+#' @param loss_weights `NULL` (all 1) or one number per output: the total
+#'   loss is the weighted sum of the outputs' losses.
 #' @param ... Unused; must be empty.
 #' @returns The model, invisibly.
 #' @family training
@@ -58,7 +64,7 @@ evaluate <- function(object, ...) UseMethod("evaluate")
 #' compile(model, optimizer = optimizer_adam(learning_rate = 0.01),
 #'         loss = "mse", metrics = "mae")
 compile.gru_model <- function(object, optimizer = "adam", loss = NULL,
-                              metrics = NULL, ...) {
+                              metrics = NULL, loss_weights = NULL, ...) {
   call <- rlang::current_env()
   self <- model_self(object)
   check_layer_dots(list(...), character(), "compile", call = call)
@@ -70,13 +76,72 @@ compile.gru_model <- function(object, optimizer = "adam", loss = NULL,
       class = "gru_error_input", call = call
     )
   }
-  loss <- resolve_loss(loss, call = call)
-  metrics <- resolve_metrics(metrics, loss, call = call)
+  n_out <- length(model_graph(self)$outputs)
+  losses <- per_output(self, loss, n_out, "loss", call)
+  losses <- lapply(seq_len(n_out), function(j) {
+    resolve_loss(losses[[j]], arg = if (n_out == 1L) "loss" else paste0("loss[[", j, "]]"),
+                 call = call)
+  })
+  metric_lists <- if (is_data_list(metrics) && n_out > 1L &&
+                      length(metrics) == n_out &&
+                      !all(vapply(metrics, inherits, logical(1), "gru_metric"))) {
+    per_output(self, metrics, n_out, "metrics", call)
+  } else {
+    rep(list(metrics), n_out)
+  }
+  output_metrics <- Map(function(m, l) resolve_metrics(m, l, arg = "metrics", call = call),
+                        metric_lists, losses)
+  loss_weights <- check_loss_weights(self, loss_weights, n_out, call)
   # A fresh optimizer state for this model.
   optimizer$iterations <- 0L
   optimizer$slots <- list()
-  self$compiled <- list(optimizer = optimizer, loss = loss, metrics = metrics)
+  self$compiled <- list(optimizer = optimizer, loss = losses[[1L]],
+                        metrics = output_metrics[[1L]], losses = losses,
+                        output_metrics = output_metrics,
+                        loss_weights = as.list(loss_weights))
   invisible(object)
+}
+
+# One value per output from `x`: a single value for every output, or a
+# list (vector) in output order or named by the output layers.
+per_output <- function(self, x, n_out, arg, call) {
+  if (inherits(x, c("gru_loss", "gru_metric")) || is.function(x) ||
+      (is.character(x) && length(x) == 1L) || n_out == 1L && !is_data_list(x)) {
+    return(rep(list(x), n_out))
+  }
+  if (n_out == 1L && length(x) == 1L) return(list(x[[1L]]))
+  x <- as.list(x)
+  nms <- model_output_names(self)
+  if (!is.null(names(x)) && all(names(x) %in% nms)) {
+    out <- vector("list", n_out)
+    out[match(names(x), nms)] <- x
+    return(out)
+  }
+  if (length(x) != n_out) {
+    abort_gru(
+      c("{.arg {arg}} has {length(x)} entr{?y/ies}, but model {.val {self$config$name}} has {n_out} output{?s}: {.val {nms}}.",
+        "i" = "Give one per output, in order or named by the output layers."),
+      class = "gru_error_input", call = call
+    )
+  }
+  x
+}
+
+check_loss_weights <- function(self, w, n_out, call) {
+  if (is.null(w)) return(rep(1, n_out))
+  if (is_data_list(w) && !is.null(names(w))) {
+    w <- per_output(self, w, n_out, "loss_weights", call)
+    w <- vapply(w, function(v) if (is.null(v)) 1 else as.numeric(v), numeric(1))
+  }
+  w <- unlist(w)
+  ok <- is.numeric(w) && length(w) == n_out && all(is.finite(w)) && all(w >= 0)
+  if (!ok) {
+    abort_gru(
+      c("{.arg loss_weights} must be {n_out} non-negative number{?s}, one per output, not {.obj_type_friendly {w}}."),
+      class = "gru_error_input", call = call
+    )
+  }
+  as.numeric(w)
 }
 
 #' Train a model
@@ -162,7 +227,7 @@ fit.gru_model <- function(object, x = NULL, y = NULL, batch_size = 32, epochs = 
       class = "gru_error_input", call = call
     )
   }
-  data <- check_xy(x, y, call = call)
+  data <- check_xy(x, y, call = call, self = self)
   x <- data$x
   y <- data$y
   val <- NULL
@@ -175,9 +240,9 @@ fit.gru_model <- function(object, x = NULL, y = NULL, batch_size = 32, epochs = 
     }
     val <- check_xy(validation_data[[1L]], validation_data[[2L]],
                     arg_x = "validation_data[[1]]", arg_y = "validation_data[[2]]",
-                    call = call)
+                    call = call, self = self)
   } else if (validation_split > 0) {
-    n <- NROW(x)
+    n <- data_rows(x)
     n_train <- as.integer(floor(n * (1 - validation_split)))
     if (n_train < 1L || n_train >= n) {
       abort_gru(
@@ -187,9 +252,9 @@ fit.gru_model <- function(object, x = NULL, y = NULL, batch_size = 32, epochs = 
       )
     }
     rows <- seq_len(n_train)
-    val <- list(x = slice_rows(x, -rows), y = slice_rows(y, -rows))
-    x <- slice_rows(x, rows)
-    y <- slice_rows(y, rows)
+    val <- list(x = slice_data(x, -rows), y = slice_data(y, -rows))
+    x <- slice_data(x, rows)
+    y <- slice_data(y, rows)
   }
   st <- model_stateful(self)
   if (st$stateful) {
@@ -197,9 +262,9 @@ fit.gru_model <- function(object, x = NULL, y = NULL, batch_size = 32, epochs = 
   }
   callbacks <- check_callbacks(callbacks, call = call)
 
-  n <- NROW(x)
+  n <- data_rows(x)
   steps <- as.integer(ceiling(n / batch_size))
-  metric_names <- c("loss", names(compiled$metrics))
+  metric_names <- model_log_names(self, compiled)
   history <- new_history(list(epochs = epochs, steps = steps, batch_size = batch_size,
                               samples = n, verbose = verbose),
                          metric_names, validation = !is.null(val))
@@ -228,7 +293,7 @@ fit.gru_model <- function(object, x = NULL, y = NULL, batch_size = 32, epochs = 
           for (batch in seq_len(steps)) {
             rows <- order[((batch - 1L) * batch_size + 1L):min(n, batch * batch_size)]
             run_callbacks(callbacks, "on_batch_begin", ctx, batch, list())
-            vals <- train_step(self, slice_rows(x, rows), slice_rows(y, rows),
+            vals <- train_step(self, slice_data(x, rows), slice_data(y, rows),
                                epoch = epoch, batch = batch, call = call)
             sums <- sums + vals * length(rows)
             seen <- seen + length(rows)
@@ -293,7 +358,7 @@ evaluate.gru_model <- function(object, x = NULL, y = NULL, batch_size = 32,
   check_compiled(self, "evaluate", call = call)
   batch_size <- check_positive_whole(batch_size, call = call)
   resolve_verbose(verbose, call = call)
-  data <- check_xy(x, y, call = call)
+  data <- check_xy(x, y, call = call, self = self)
   as.list(model_evaluate(self, data$x, data$y, batch_size, call = call))
 }
 
@@ -327,9 +392,9 @@ train_on_batch <- function(object, x, y, ...) {
   self <- model_self(object)
   check_layer_dots(list(...), character(), "train_on_batch", call = call)
   check_compiled(self, "train_on_batch", call = call)
-  data <- check_xy(x, y, call = call)
+  data <- check_xy(x, y, call = call, self = self)
   if (model_stateful(self)$stateful) {
-    check_stateful_fit(self, model_stateful(self), NROW(data$x), FALSE, data$x, NULL,
+    check_stateful_fit(self, model_stateful(self), data_rows(data$x), FALSE, data$x, NULL,
                        call = call)
   }
   as.list(train_step(self, data$x, data$y, epoch = NULL, batch = NULL, call = call))
@@ -374,15 +439,20 @@ gradients <- function(object, x, y, loss = NULL, training = FALSE) {
   check_model(object, call = call)
   self <- model_self(object)
   check_bool(training, call = call)
-  loss <- if (is.null(loss)) {
-    check_compiled(self, "gradients", call = call)$loss
+  compiled <- if (is.null(loss)) {
+    check_compiled(self, "gradients", call = call)
   } else {
-    resolve_loss(loss, call = call)
+    n_out <- length(model_graph(self)$outputs)
+    losses <- lapply(per_output(self, loss, n_out, "loss", call), resolve_loss,
+                     arg = "loss", call = call)
+    list(losses = losses, loss_weights = as.list(rep(1, n_out)),
+         output_metrics = rep(list(list()), n_out))
   }
-  data <- check_xy(x, y, call = call)
+  data <- check_xy(x, y, call = call, self = self)
   snap <- snapshot_states(self)
   on.exit(restore_states(snap), add = TRUE)
-  pass <- model_train_pass(self, data$x, data$y, loss, training = training, call = call)
+  pass <- model_train_pass(self, data$x, data$y, compiled, training = training,
+                           call = call)
   structure(pass$grads, loss = pass$loss)
 }
 
@@ -406,6 +476,12 @@ check_compiled <- function(self, what, call) {
       class = "gru_error_fit", call = call
     )
   }
+  # Models compiled by gru 0.1.0 hold one loss and one metric list.
+  if (is.null(self$compiled$losses)) {
+    self$compiled$losses <- list(self$compiled$loss)
+    self$compiled$output_metrics <- list(self$compiled$metrics)
+    self$compiled$loss_weights <- list(1)
+  }
   self$compiled
 }
 
@@ -422,31 +498,80 @@ resolve_verbose <- function(verbose, call) {
 }
 
 # Inputs and targets: a finite numeric x, targets as an array, and the same
-# number of rows in both.
-check_xy <- function(x, y, arg_x = "x", arg_y = "y", call) {
-  if (is.null(x) || !(is.numeric(x) || is.logical(x))) {
+# number of rows in both. For a model with several inputs (outputs) x (y)
+# is a list of them, in the model's order or named by its inputs (outputs).
+check_xy <- function(x, y, arg_x = "x", arg_y = "y", call, self = NULL) {
+  n_in <- if (is.null(self)) 1L else length(model_input_specs(self))
+  n_out <- if (is.null(self)) 1L else length(model_graph(self)$outputs)
+  xs <- if (n_in > 1L && is_data_list(x)) x else list(x)
+  if (n_in > 1L && length(xs) != n_in) {
     abort_gru(
-      c("{.arg {arg_x}} must be a numeric array, not {.obj_type_friendly {x}}."),
+      c("{.arg {arg_x}} must be a list of {n_in} input arrays for model {.val {self$config$name}}, not {.obj_type_friendly {x}}."),
       class = "gru_error_input", call = call
     )
   }
-  if (is.null(dim(x))) x <- matrix(x, 1L)
-  check_finite(x, arg = arg_x, call = call)
+  if (n_in > 1L && !is.null(names(xs))) {
+    spec_names <- vapply(model_input_specs(self), function(s) s$name %||% "", character(1))
+    if (setequal(names(xs), spec_names)) xs <- xs[spec_names]
+  }
+  for (i in seq_along(xs)) {
+    xi <- xs[[i]]
+    label <- if (n_in == 1L) arg_x else paste0(arg_x, "[[", i, "]]")
+    if (is.null(xi) || !(is.numeric(xi) || is.logical(xi))) {
+      abort_gru(
+        c("{.arg {label}} must be a numeric array, not {.obj_type_friendly {xi}}."),
+        class = "gru_error_input", call = call
+      )
+    }
+    if (is.null(dim(xi))) xi <- matrix(xi, 1L)
+    check_finite(xi, arg = label, call = call)
+    xs[[i]] <- xi
+  }
   if (is.null(y)) {
     abort_gru(
       c("{.arg {arg_y}} is missing.", "i" = "Pass the targets, one row per row of {.arg {arg_x}}."),
       class = "gru_error_input", call = call
     )
   }
-  y <- as_target_array(y)
-  if (NROW(y) != NROW(x)) {
-    abort_gru(
-      c("{.arg {arg_y}} has {NROW(y)} row{?s}, but {.arg {arg_x}} has {NROW(x)}: they must match, one target per input row.",
-        "i" = "{.arg {arg_x}} has shape {format_shape(dim(x))}, {.arg {arg_y}} shape {format_shape(dim(y))}."),
-      class = c("gru_error_fit", "gru_error_shape"), call = call
-    )
+  ys <- if (n_out > 1L) {
+    if (!is_data_list(y) || length(y) != n_out) {
+      abort_gru(
+        c("{.arg {arg_y}} must be a list of {n_out} target arrays for model {.val {self$config$name}}, one per output, not {.obj_type_friendly {y}}."),
+        class = "gru_error_input", call = call
+      )
+    }
+    lapply(model_target_list(self, y, n_out), as_target_array)
+  } else {
+    list(as_target_array(y))
   }
-  list(x = x, y = y)
+  n <- NROW(xs[[1L]])
+  for (i in seq_along(xs)) {
+    if (NROW(xs[[i]]) != n) {
+      abort_gru(
+        c("{.arg {arg_x}[[{i}]]} has {NROW(xs[[i]])} row{?s}, but {.arg {arg_x}[[1]]} has {n}: every input needs one row per sample."),
+        class = c("gru_error_fit", "gru_error_shape"), call = call
+      )
+    }
+  }
+  for (j in seq_along(ys)) {
+    yj <- ys[[j]]
+    label <- if (n_out == 1L) arg_y else paste0(arg_y, "[[", j, "]]")
+    if (NROW(yj) != n) {
+      abort_gru(
+        c("{.arg {label}} has {NROW(yj)} row{?s}, but {.arg {arg_x}} has {n}: they must match, one target per input row.",
+          "i" = "{.arg {arg_x}} has shape {format_shape(dim(xs[[1L]]))}, {.arg {label}} shape {format_shape(dim(yj))}."),
+        class = c("gru_error_fit", "gru_error_shape"), call = call
+      )
+    }
+  }
+  list(x = if (n_in == 1L) xs[[1L]] else xs, y = if (n_out == 1L) ys[[1L]] else ys)
+}
+
+# Rows and row slices of data that is an array or a list of arrays.
+data_rows <- function(x) if (is_data_list(x)) NROW(x[[1L]]) else NROW(x)
+
+slice_data <- function(x, rows) {
+  if (is_data_list(x)) lapply(x, slice_rows, rows) else slice_rows(x, rows)
 }
 
 check_stateful_fit <- function(self, st, batch_size, shuffle, x, val, call) {
@@ -465,8 +590,8 @@ check_stateful_fit <- function(self, st, batch_size, shuffle, x, val, call) {
       class = c("gru_error_fit", "gru_error_stateful_batch"), call = call
     )
   }
-  for (part in list(list(n = NROW(x), what = "x"),
-                    if (!is.null(val)) list(n = NROW(val$x), what = "the validation data"))) {
+  for (part in list(list(n = data_rows(x), what = "x"),
+                    if (!is.null(val)) list(n = data_rows(val$x), what = "the validation data"))) {
     if (is.null(part)) next
     if (part$n %% batch_size != 0L) {
       abort_gru(
@@ -484,7 +609,7 @@ check_stateful_fit <- function(self, st, batch_size, shuffle, x, val, call) {
 # changes.
 train_step <- function(self, x, y, epoch, batch, call) {
   compiled <- self$compiled
-  pass <- model_train_pass(self, x, y, compiled$loss, training = TRUE, call = call)
+  pass <- model_train_pass(self, x, y, compiled, training = TRUE, call = call)
   finite <- is.finite(pass$loss) &&
     all(vapply(pass$grads, function(g) all(is.finite(g)), logical(1)))
   if (!finite) {
@@ -495,32 +620,31 @@ train_step <- function(self, x, y, epoch, batch, call) {
       class = c("gru_error_loss", "gru_error_nonfinite"), call = call
     )
   }
-  vals <- c(loss = pass$loss, batch_metrics(compiled, pass$targets, pass$output, pass$mask))
+  vals <- pass$logs
   model_apply_gradients(self, pass$info, pass$grads)
   vals
 }
 
-batch_metrics <- function(compiled, targets, output, mask) {
-  vapply(compiled$metrics, function(m) {
-    metric_compute(m, compiled$loss, targets, output, mask)
+batch_metrics <- function(metrics, loss, targets, output, mask) {
+  vapply(metrics, function(m) {
+    metric_compute(m, loss, targets, output, mask)
   }, numeric(1))
 }
 
 # Loss and metrics over x, y in inference mode, averaged over rows.
 model_evaluate <- function(self, x, y, batch_size, call) {
-  compiled <- self$compiled
-  n <- NROW(x)
-  names <- c("loss", names(compiled$metrics))
+  compiled <- check_compiled(self, "evaluate", call = call)
+  n <- data_rows(x)
+  names <- model_log_names(self, compiled)
   sums <- stats::setNames(numeric(length(names)), names)
   penalty <- sum(unlist(lapply(self$layers, function(l) layer_losses(layer_self(l)))))
   for (s in seq(1L, n, by = batch_size)) {
     rows <- s:min(n, s + batch_size - 1L)
-    res <- model_forward(self, slice_rows(x, rows), training = FALSE, call = call)
-    out <- array(as.numeric(res$output), dim(res$output) %||% c(1L, length(res$output)))
-    mask <- if (length(dim(out)) == 3L) res$masks[[length(self$layers)]]
-    targets <- loss_targets(compiled$loss, slice_rows(y, rows), out, call = call)
-    vals <- c(loss = loss_compute(compiled$loss, targets, out, mask)$value + penalty,
-              batch_metrics(compiled, targets, out, mask))
+    res <- model_forward(self, slice_data(x, rows), training = FALSE, call = call)
+    outs <- res$output_list
+    ys <- model_target_list(self, slice_data(y, rows), length(outs))
+    ol <- outputs_loss(compiled, outs, res$output_masks, ys, call = call)
+    vals <- output_logs(self, compiled, ol$value + penalty, ol)
     sums <- sums + vals * length(rows)
   }
   sums / n

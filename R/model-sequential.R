@@ -175,63 +175,6 @@ model_output_shape <- function(self, upto = length(self$layers),
   shape
 }
 
-# The forward pass: every layer's output and mask, in order, and the last
-# output. Shapes are checked against each layer before it runs, so a model
-# whose layers do not chain fails naming the layer and the shapes.
-model_forward <- function(self, inputs, training = NULL, mask = NULL,
-                          call = rlang::caller_env()) {
-  check_format_version(self, call = call)
-  if (length(self$layers) == 0L) {
-    abort_gru(
-      c("Model {.val {self$config$name}} has no layers.",
-        "i" = "Add some: {.code model |> layer_gru(8)}."),
-      class = "gru_error_input", call = call
-    )
-  }
-  if (!(is.numeric(inputs) || is.logical(inputs))) {
-    abort_gru(
-      c("{.arg x} must be a numeric array, not {.obj_type_friendly {inputs}}."),
-      class = "gru_error_input", call = call
-    )
-  }
-  shape <- dim(inputs) %||% c(1L, length(inputs))
-  declared <- self$input_shape
-  if (!is.null(declared)) {
-    fits <- length(declared) == length(shape) &&
-      all(is.na(declared[-1L]) | declared[-1L] == shape[-1L])
-    if (!fits) {
-      abort_gru(
-        c("{.arg x} has shape {format_shape(shape)}, but model {.val {self$config$name}} takes input of shape {format_shape(declared)}.",
-          "i" = "The first axis is the batch; NA means any size."),
-        class = "gru_error_shape", call = call
-      )
-    }
-  }
-  outputs <- masks <- vector("list", length(self$layers))
-  x <- inputs
-
-  for (i in seq_along(self$layers)) {
-    layer <- self$layers[[i]]
-    in_shape <- dim(x) %||% c(1L, length(x))
-    out <- layer_output_shape(layer, in_shape)
-    if (is.character(out)) abort_chain(self, layer, i, in_shape, out, call = call)
-    res <- layer_forward(layer, x, mask = mask, training = training, call = call)
-    x <- res$output
-    mask <- res$mask
-    outputs[[i]] <- x
-    if (!is.null(mask)) masks[[i]] <- mask
-  }
-  if (is.null(self$input_shape)) {
-    # The first successful call fixes the input shape, as building does in
-    # Keras (the batch size stays free).
-    # Only the feature axis is fixed: sequences may have any length.
-    r <- length(shape)
-    self$input_shape <- if (r >= 3L) c(rep(NA_integer_, r - 1L), as.integer(shape[r])) else
-      rep(NA_integer_, r)
-  }
-  list(outputs = outputs, masks = masks, output = x)
-}
-
 #' Predict with a sequential model
 #'
 #' Runs the model on `x` in batches of `batch_size` rows (inference mode:
@@ -259,13 +202,19 @@ predict.gru_model <- function(object, x, batch_size = 32, ...) {
   }
   batch_size <- check_positive_whole(batch_size, call = call)
   if (is.null(dim(x)) && is.numeric(x)) x <- matrix(x, 1L)
-  n <- NROW(x)
+  if (is_data_list(x)) {
+    x <- lapply(x, function(v) if (is.null(dim(v)) && is.numeric(v)) matrix(v, 1L) else v)
+  }
+  n <- data_rows(x)
   starts <- seq(1L, n, by = batch_size)
   pieces <- lapply(starts, function(s) {
     rows <- s:min(n, s + batch_size - 1L)
-    model_forward(self, slice_rows(x, rows), training = FALSE, call = call)$output
+    model_forward(self, slice_data(x, rows), training = FALSE, call = call)$output_list
   })
-  bind_rows(pieces)
+  outs <- lapply(seq_along(pieces[[1L]]), function(j) {
+    bind_rows(lapply(pieces, `[[`, j))
+  })
+  model_output_value(self, outs)
 }
 
 slice_rows <- function(x, rows) {
