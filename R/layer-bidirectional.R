@@ -130,6 +130,15 @@ layer_bidirectional <- function(object, layer, merge_mode = "concat",
 
 merge_modes <- c("concat", "sum", "mul", "ave")
 
+#' @rdname layer_bidirectional
+#' @export
+bidirectional <- function(object, layer, merge_mode = "concat", weights = NULL,
+                          backward_layer = NULL, ...) {
+  call <- rlang::current_env()
+  layer_bidirectional(object, layer, merge_mode = merge_mode, weights = weights,
+                      backward_layer = backward_layer, ...)
+}
+
 bidirectional_dots <- c("name", "trainable", "input_shape", "batch_size",
                         "batch_input_shape")
 

@@ -52,6 +52,10 @@ new_layer <- function(type, config) {
   fn_env <- new.env(parent = topenv())
   fn_env$self <- self
   fn <- function(inputs, mask = NULL, training = NULL, initial_state = NULL) {
+    if (is_symbolic(inputs)) {
+      return(symbolic_call(sys.function(), inputs, initial_state = initial_state,
+                           call = environment()))
+    }
     call_layer(self, inputs, mask = mask, training = training,
                initial_state = initial_state, call = environment())
   }
@@ -136,6 +140,7 @@ compose_layer <- function(object, layer, call = rlang::caller_env()) {
 #' @export
 compose_layer.default <- function(object, layer, call = rlang::caller_env()) {
   if (is.null(object)) return(layer)
+  if (is_symbolic(object)) return(symbolic_call(layer, object, call = call))
   if (is_cell(layer)) {
     abort_gru(
       c("A cell cannot be applied to {.arg object}: cells process one timestep.",

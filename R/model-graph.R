@@ -39,16 +39,18 @@ abort_node <- function(model_name, graph, k, shape, problem, call) {
   node <- graph$nodes[[k]]
   prev <- paste(vapply(node$inputs, ref_label, character(1), graph = graph),
                 collapse = " and ")
-  shape_txt <- if (is.list(shape)) {
-    paste(vapply(shape, format_shape, character(1)), collapse = " and ")
-  } else {
-    format_shape(shape)
-  }
+  shape_txt <- format_shapes(shape)
   abort_gru(
     c("Layer {.val {node$layer$name}} (layer {k} of model {.val {model_name}}) cannot take the output of {prev}, of shape {shape_txt}: {problem}.",
       "i" = "Shapes are (batch, ...) with NA for unknown sizes; a recurrent layer feeding another needs {.code return_sequences = TRUE}."),
     class = "gru_error_shape", call = call
   )
+}
+
+# One shape, or several (the inputs of a merge layer) joined by "and".
+format_shapes <- function(shape) {
+  if (!is.list(shape)) return(format_shape(shape))
+  paste(vapply(shape, format_shape, character(1)), collapse = " and ")
 }
 
 array_shape <- function(x) dim(x) %||% c(1L, length(x))

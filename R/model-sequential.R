@@ -84,14 +84,7 @@ keras_model_sequential <- function(input_shape = NULL, name = NULL, ...,
   self$layers <- list()
   self$input_shape <- shape
   self$format_version <- gru_format_version
-  fn_env <- new.env(parent = topenv())
-  fn_env$self <- self
-  fn <- function(inputs, training = NULL, mask = NULL) {
-    model_forward(self, inputs, training = training, mask = mask,
-                  call = environment())$output
-  }
-  environment(fn) <- fn_env
-  model <- structure(fn, class = c("gru_model_sequential", "gru_model"))
+  model <- new_model_object(self, "gru_model_sequential")
   if (inherits(layers, "gru_layer")) layers <- list(layers)
   for (layer in layers) model_add(self, layer, call = call)
   model
@@ -101,7 +94,15 @@ model_self <- function(model) environment(unclass(model))$self
 
 #' @export
 compose_layer.gru_model <- function(object, layer, call = rlang::caller_env()) {
-  model_add(model_self(object), layer, call = call)
+  self <- model_self(object)
+  if (is_functional(self)) {
+    abort_gru(
+      c("Layers cannot be appended to functional model {.val {self$config$name}}.",
+        "i" = "Apply the layer to the model's output tensor and build a new {.fn keras_model}."),
+      class = "gru_error_input", call = call
+    )
+  }
+  model_add(self, layer, call = call)
   object
 }
 
@@ -241,7 +242,7 @@ bind_rows <- function(pieces) {
     name,
     layers = self$layers,
     add = function(layer) {
-      model_add(self, layer, call = rlang::caller_env())
+      compose_layer.gru_model(x, layer, call = rlang::caller_env())
       invisible(x)
     },
     get_weights = function() get_weights(x),
@@ -256,8 +257,20 @@ bind_rows <- function(pieces) {
     optimizer = self$compiled$optimizer,
     loss = self$compiled$loss,
     compiled_metrics = names(self$compiled$metrics),
-    input_shape = self$input_shape,
-    output_shape = model_output_shape(self),
+    input_shape = if (is_functional(self)) {
+      shapes <- lapply(self$input_specs, `[[`, "shape")
+      if (length(shapes) == 1L) shapes[[1L]] else shapes
+    } else {
+      self$input_shape
+    },
+    output_shape = if (is_functional(self)) {
+      if (length(self$output_shapes) == 1L) self$output_shapes[[1L]] else self$output_shapes
+    } else {
+      model_output_shape(self)
+    },
+    inputs = if (is_functional(self)) vapply(self$input_specs, `[[`, character(1), "name"),
+    outputs = if (is_functional(self)) self$output_names,
+    get_layer = function(name = NULL, index = NULL) get_layer(x, name = name, index = index),
     built = length(self$layers) > 0L &&
       all(vapply(self$layers, function(l) layer_is_built(layer_self(l)), logical(1))),
     NULL
@@ -324,6 +337,7 @@ reset_state.gru_model <- function(object, states = NULL, ...) {
 #' @export
 get_config.gru_model <- function(object, ...) {
   self <- model_self(object)
+  if (is_functional(self)) return(functional_config(self))
   layers <- lapply(self$layers, nested_config)
   if (!is.null(self$input_shape)) {
     input <- list(class_name = "InputLayer",
@@ -385,6 +399,10 @@ register_layer_type(new_layer_type(
 #' summary(model)
 summary.gru_model <- function(object, ...) {
   self <- model_self(object)
+  if (is_functional(self)) {
+    return(structure(functional_summary(self), class = c("gru_model_summary", "data.frame"),
+                     model_name = self$config$name))
+  }
   rows <- lapply(seq_along(self$layers), function(i) {
     l <- self$layers[[i]]
     s <- layer_self(l)
@@ -414,6 +432,11 @@ format.gru_model_summary <- function(x, ...) {
   w1 <- max(nchar(col1)) + 2L
   w2 <- max(nchar(col2)) + 2L
   lines <- sprintf("%-*s%-*s%s", w1, col1, w2, col2, col3)
+  if (!is.null(df$connected)) {
+    w3 <- max(nchar(col3)) + 2L
+    lines <- sprintf("%-*s%s", w1 + w2 + w3, lines, c("Connected to", df$connected))
+    lines <- sub(" +$", "", lines)
+  }
   rule <- strrep("-", max(nchar(lines)))
   total <- sum(df$params, na.rm = TRUE)
   trainable <- sum(df$params[df$trainable], na.rm = TRUE)
