@@ -304,40 +304,61 @@ metric_aliases <- c(
   sparse_categorical_accuracy = "sparse_categorical_accuracy"
 )
 
-# Metrics as a named list of list(name, kind); names are what the user
-# wrote (Keras' log names). "accuracy" becomes the accuracy that fits the
-# loss, as in Keras.
+# Metrics as a named list of list(name, kind); names are Keras' log names:
+# what the user wrote for a string, the object's `name` for a metric object
+# (metric_*()). "accuracy" becomes the accuracy that fits the loss, as in
+# Keras. A metric object's entry also carries the object as `metric`.
 resolve_metrics <- function(metrics, loss, arg = rlang::caller_arg(metrics),
                             call = rlang::caller_env()) {
   if (is.null(metrics)) return(list())
-  if (is.list(metrics)) metrics <- unlist(metrics)
-  if (!is.character(metrics) || anyNA(metrics)) {
+  force(arg)
+  if (is.character(metrics) || inherits(metrics, "gru_metric")) metrics <- list(metrics)
+  items <- if (is.list(metrics)) {
+    unlist(lapply(metrics, function(m) if (is.character(m)) as.list(m) else list(m)),
+           recursive = FALSE)
+  }
+  ok <- is.list(metrics) && all(vapply(items, function(m) {
+    inherits(m, "gru_metric") || is.character(m) && length(m) == 1L && !is.na(m)
+  }, logical(1)))
+  if (!ok) {
     abort_gru(
-      c("{.arg {arg}} must be a character vector of metric names, not {.obj_type_friendly {metrics}}.",
-        "i" = "For example {.code metrics = c(\"mae\")}."),
+      c("{.arg {arg}} must be a character vector of metric names or a list of names and metric objects, not {.obj_type_friendly {metrics}}.",
+        "i" = "For example {.code metrics = c(\"mae\")} or {.code metrics = list(metric_mean_absolute_error())}."),
       class = "gru_error_input", call = call
     )
   }
   out <- list()
-  for (m in metrics) {
-    kind <- metric_aliases[tolower(m)]
-    if (is.na(kind)) {
+  for (m in items) {
+    if (inherits(m, "gru_metric")) {
+      entry <- metric_entry(m, arg = arg, call = call)
+    } else {
+      kind <- metric_aliases[tolower(m)]
+      if (is.na(kind)) {
+        abort_gru(
+          c("{.arg {arg}} names an unknown metric: {.val {m}}.",
+            "i" = "Use one of {.val {names(metric_aliases)}}."),
+          class = c("gru_error_unknown_name", "gru_error_input"), call = call
+        )
+      }
+      if (kind == "accuracy") {
+        kind <- switch(
+          loss$class_name %||% "",
+          BinaryCrossentropy = "binary_accuracy",
+          CategoricalCrossentropy = "categorical_accuracy",
+          SparseCategoricalCrossentropy = "sparse_categorical_accuracy",
+          "auto_accuracy"
+        )
+      }
+      entry <- list(name = m, kind = unname(kind))
+    }
+    if (!is.null(out[[entry$name]])) {
       abort_gru(
-        c("{.arg {arg}} names an unknown metric: {.val {m}}.",
-          "i" = "Use one of {.val {names(metric_aliases)}}."),
-        class = c("gru_error_unknown_name", "gru_error_input"), call = call
+        c("{.arg {arg}} has two metrics named {.val {entry$name}}.",
+          "i" = "Give one of them another {.arg name}, e.g. {.code metric_mean_absolute_error(name = \"mae_2\")}."),
+        class = "gru_error_input", call = call
       )
     }
-    if (kind == "accuracy") {
-      kind <- switch(
-        loss$class_name %||% "",
-        BinaryCrossentropy = "binary_accuracy",
-        CategoricalCrossentropy = "categorical_accuracy",
-        SparseCategoricalCrossentropy = "sparse_categorical_accuracy",
-        "auto_accuracy"
-      )
-    }
-    out[[m]] <- list(name = m, kind = unname(kind))
+    out[[entry$name]] <- entry
   }
   out
 }
@@ -360,13 +381,11 @@ metric_compute <- function(metric, loss, y, pred, mask = NULL) {
     kind <- if (is.null(dim(y))) "sparse_categorical_accuracy" else
       if (k == 1L) "binary_accuracy" else "categorical_accuracy"
   }
-  per <- switch(
-    kind,
-    mean_absolute_error = rowMeans(abs(z - y)),
-    mean_squared_error = rowMeans((z - y)^2),
-    binary_accuracy = rowMeans((z > if (logits) 0 else 0.5) == (y > 0.5)),
-    categorical_accuracy = as.numeric(max.col(z, "first") == max.col(y, "first")),
-    sparse_categorical_accuracy = as.numeric(max.col(z, "first") - 1L == y)
-  )
+  per <- if (kind == "binary_accuracy") {
+    threshold <- metric$metric$config$threshold %||% if (logits) 0 else 0.5
+    rowMeans((z > threshold) == (y > 0.5))
+  } else {
+    metric_rows(kind, y, z)
+  }
   sum(per * w)
 }
