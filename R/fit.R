@@ -227,11 +227,26 @@ fit.gru_model <- function(object, x = NULL, y = NULL, batch_size = 32, epochs = 
       class = "gru_error_input", call = call
     )
   }
-  data <- check_xy(x, y, call = call, self = self)
-  x <- data$x
-  y <- data$y
+  is_ds <- is_dataset(x)
+  if (is_ds) {
+    check_dataset_call(x, y, call)
+    if (validation_split > 0) {
+      abort_gru(
+        c("{.arg validation_split} cannot split a dataset.",
+          "i" = "Pass a second dataset as {.arg validation_data}, as in Keras."),
+        class = "gru_error_input", call = call
+      )
+    }
+    batch_size <- dataset_batch_size(x)
+  } else {
+    data <- check_xy(x, y, call = call, self = self)
+    x <- data$x
+    y <- data$y
+  }
   val <- NULL
-  if (!is.null(validation_data)) {
+  if (is_dataset(validation_data)) {
+    val <- list(x = validation_data, y = NULL)
+  } else if (!is.null(validation_data)) {
     if (!is.list(validation_data) || length(validation_data) < 2L) {
       abort_gru(
         c("{.arg validation_data} must be {.code list(x_val, y_val)}, not {.obj_type_friendly {validation_data}}."),
@@ -258,7 +273,8 @@ fit.gru_model <- function(object, x = NULL, y = NULL, batch_size = 32, epochs = 
   }
   st <- model_stateful(self)
   if (st$stateful) {
-    batch_size <- check_stateful_fit(self, st, batch_size, shuffle, x, val, call = call)
+    batch_size <- check_stateful_fit(self, st, batch_size, shuffle && !is_ds, x, val,
+                                     call = call)
   }
   callbacks <- check_callbacks(callbacks, call = call)
 
@@ -286,15 +302,15 @@ fit.gru_model <- function(object, x = NULL, y = NULL, batch_size = 32, epochs = 
         for (epoch in seq_len(epochs)) {
           run_callbacks(callbacks, "on_epoch_begin", ctx, epoch, list())
           started <- Sys.time()
-          order <- if (shuffle) sample.int(n) else seq_len(n)
+          order <- if (is_ds) dataset_order(x, epoch) else if (shuffle) sample.int(n) else seq_len(n)
           sums <- stats::setNames(numeric(length(metric_names)), metric_names)
           seen <- 0
           pb <- progress_start(verbose, epoch, epochs, steps, progress_env)
           for (batch in seq_len(steps)) {
             rows <- order[((batch - 1L) * batch_size + 1L):min(n, batch * batch_size)]
             run_callbacks(callbacks, "on_batch_begin", ctx, batch, list())
-            vals <- train_step(self, slice_data(x, rows), slice_data(y, rows),
-                               epoch = epoch, batch = batch, call = call)
+            b <- batch_data(self, x, y, rows, call)
+            vals <- train_step(self, b$x, b$y, epoch = epoch, batch = batch, call = call)
             sums <- sums + vals * length(rows)
             seen <- seen + length(rows)
             logs <- as.list(sums / seen)
@@ -358,6 +374,10 @@ evaluate.gru_model <- function(object, x = NULL, y = NULL, batch_size = 32,
   check_compiled(self, "evaluate", call = call)
   batch_size <- check_positive_whole(batch_size, call = call)
   resolve_verbose(verbose, call = call)
+  if (is_dataset(x)) {
+    check_dataset_call(x, y, call)
+    return(as.list(model_evaluate(self, x, NULL, dataset_batch_size(x), call = call)))
+  }
   data <- check_xy(x, y, call = call, self = self)
   as.list(model_evaluate(self, data$x, data$y, batch_size, call = call))
 }
@@ -567,8 +587,39 @@ check_xy <- function(x, y, arg_x = "x", arg_y = "y", call, self = NULL) {
   list(x = if (n_in == 1L) xs[[1L]] else xs, y = if (n_out == 1L) ys[[1L]] else ys)
 }
 
-# Rows and row slices of data that is an array or a list of arrays.
-data_rows <- function(x) if (is_data_list(x)) NROW(x[[1L]]) else NROW(x)
+# Rows and row slices of data that is an array, a list of arrays or a
+# dataset (whose rows are its windows).
+data_rows <- function(x) {
+  if (is_dataset(x)) return(dataset_size(x))
+  if (is_data_list(x)) NROW(x[[1L]]) else NROW(x)
+}
+
+is_dataset <- function(x) inherits(x, "gru_timeseries_dataset")
+
+# The inputs and targets of one batch: rows of arrays, or windows of a
+# dataset (built only now, checked like any x and y).
+batch_data <- function(self, x, y, rows, call) {
+  if (!is_dataset(x)) return(list(x = slice_data(x, rows), y = slice_data(y, rows)))
+  d <- dataset_batch(x, rows)
+  check_xy(d$x, d$y, call = call, self = self)
+}
+
+check_dataset_call <- function(x, y, call) {
+  if (!is.null(y)) {
+    abort_gru(
+      c("{.arg y} must be {.code NULL} when {.arg x} is a dataset: the dataset holds the targets.",
+        "i" = "Give the targets to {.fn timeseries_dataset_from_array}."),
+      class = "gru_error_input", call = call
+    )
+  }
+  if (is.null(x$targets)) {
+    abort_gru(
+      c("The dataset in {.arg x} has no targets, so a model cannot be fitted or evaluated on it.",
+        "i" = "Create it with {.code timeseries_dataset_from_array(data, targets, ...)}."),
+      class = "gru_error_input", call = call
+    )
+  }
+}
 
 slice_data <- function(x, rows) {
   if (is_data_list(x)) lapply(x, slice_rows, rows) else slice_rows(x, rows)
@@ -640,9 +691,10 @@ model_evaluate <- function(self, x, y, batch_size, call) {
   penalty <- sum(unlist(lapply(self$layers, function(l) layer_losses(layer_self(l)))))
   for (s in seq(1L, n, by = batch_size)) {
     rows <- s:min(n, s + batch_size - 1L)
-    res <- model_forward(self, slice_data(x, rows), training = FALSE, call = call)
+    b <- batch_data(self, x, y, rows, call)
+    res <- model_forward(self, b$x, training = FALSE, call = call)
     outs <- res$output_list
-    ys <- model_target_list(self, slice_data(y, rows), length(outs))
+    ys <- model_target_list(self, b$y, length(outs))
     ol <- outputs_loss(compiled, outs, res$output_masks, ys, call = call)
     vals <- output_logs(self, compiled, ol$value + penalty, ol)
     sums <- sums + vals * length(rows)

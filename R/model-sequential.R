@@ -202,6 +202,15 @@ predict.gru_model <- function(object, x, batch_size = 32, ...) {
     )
   }
   batch_size <- check_positive_whole(batch_size, call = call)
+  if (is_dataset(x)) {
+    pieces <- lapply(split(dataset_order(x), ceiling(seq_len(dataset_size(x)) / dataset_batch_size(x))),
+                     function(w) {
+                       model_forward(self, dataset_batch(x, w)$x, training = FALSE,
+                                     call = call)$output_list
+                     })
+    outs <- lapply(seq_along(pieces[[1L]]), function(j) bind_rows(lapply(pieces, `[[`, j)))
+    return(model_output_value(self, outs))
+  }
   if (is.null(dim(x)) && is.numeric(x)) x <- matrix(x, 1L)
   if (is_data_list(x)) {
     x <- lapply(x, function(v) if (is.null(dim(v)) && is.numeric(v)) matrix(v, 1L) else v)
