@@ -29,6 +29,12 @@
 #                                 loss during training (with _nonfinite)
 #   gru_error_unknown_name        an optimizer, loss, metric or callback
 #                                 name gru does not know (with _input)
+#   gru_error_unsupported         a keras3 function, argument or value gru
+#                                 does not have (the stubs in
+#                                 R/unsupported.R, sparse or ragged inputs)
+#   gru_error_file                a Keras model file that cannot be read:
+#                                 missing, not HDF5 or zip, truncated,
+#                                 weights missing or of the wrong shape
 #
 # Messages use cli markup, name the argument and the offending value, and end
 # with an "i" bullet saying what to do.
