@@ -87,7 +87,8 @@ unfreeze_weights <- function(object, from = NULL, to = NULL, which = NULL) {
 
 set_trainable <- function(object, value, from, to, which, call) {
   if (inherits(object, "gru_layer")) {
-    layer_self(object)$config$trainable <- value
+    s <- layer_self(object)
+    s$config$trainable <- value
     return(invisible(object))
   }
   check_model(object, call = call)
@@ -95,7 +96,10 @@ set_trainable <- function(object, value, from, to, which, call) {
   layers <- self$layers
   if (is.null(from) && is.null(to) && is.null(which)) {
     self$config$trainable <- value
-    for (l in layers) layer_self(l)$config$trainable <- value
+    for (l in layers) {
+      s <- layer_self(l)
+      s$config$trainable <- value
+    }
     return(invisible(object))
   }
   self$config$trainable <- TRUE
@@ -116,7 +120,10 @@ set_trainable <- function(object, value, from, to, which, call) {
     j <- if (is.null(to)) length(layers) else position(to)
     seq_along(layers) %in% seq(i, j)
   }
-  for (k in base::which(chosen)) layer_self(layers[[k]])$config$trainable <- value
+  for (k in base::which(chosen)) {
+    s <- layer_self(layers[[k]])
+    s$config$trainable <- value
+  }
   invisible(object)
 }
 
