@@ -170,10 +170,15 @@ check_loss_weights <- function(self, w, n_out, call) {
 #' @param object A compiled sequential model.
 #' @param x Input array whose first axis is the batch (`(batch, timesteps,
 #'   features)` for a recurrent first layer, `(batch, timesteps)` of
-#'   integer indices for an embedding).
+#'   integer indices for an embedding); for a model with several inputs a
+#'   list of such arrays (in the order of the inputs, or named by them);
+#'   or a dataset from [timeseries_dataset_from_array()], which holds the
+#'   targets and its own batch size (its batches are built one at a time).
 #' @param y Targets, with the same number of rows as `x` and the shape of
 #'   the model output (or, for sparse categorical crossentropy, its shape
-#'   without the last axis). A vector is a one-column matrix.
+#'   without the last axis). A vector is a one-column matrix. For several
+#'   outputs a list, one per output (in order, or named by the output
+#'   layers); `NULL` when `x` is a dataset.
 #' @param batch_size Rows per batch.
 #' @param epochs Number of passes over the data.
 #' @param verbose `"auto"` (a progress bar in an interactive session, one
@@ -185,8 +190,8 @@ check_loss_weights <- function(self, w, n_out, call) {
 #' @param validation_split Fraction in `[0, 1)` of the rows, taken from the
 #'   end of `x` and `y` before shuffling (as in Keras), held out to compute
 #'   `val_loss` and the validation metrics after each epoch.
-#' @param validation_data `NULL` or `list(x_val, y_val)`; overrides
-#'   `validation_split`.
+#' @param validation_data `NULL`, `list(x_val, y_val)` or a dataset;
+#'   overrides `validation_split`.
 #' @param shuffle Whether to shuffle the rows before each epoch.
 #' @param ... Unused; must be empty.
 #' @returns A training history (class `gru_history`), invisibly: `$params`

@@ -271,9 +271,9 @@ graph_shapes <- function(self) {
 #' @examples
 #' a <- keras_input(shape = c(6, 2), name = "a")
 #' b <- keras_input(shape = c(6, 2), name = "b")
-#' shared <- layer_gru(units = 4)
-#' merged <- list(shared(a), shared(b)) |> layer_concatenate()
-#' model <- keras_model(list(a, b), layer_dense(merged, 1))
+#' shared <- layer_gru(units = 4)           # one layer, used on both inputs
+#' model <- keras_model(list(a, b), list(layer_dense(shared(a), 1),
+#'                                       layer_dense(shared(b), 1)))
 #' model
 #' x <- array(runif(3 * 6 * 2), c(3, 6, 2))
 #' predict(model, list(x, x))

@@ -183,10 +183,14 @@ model_output_shape <- function(self, upto = length(self$layers),
 #' carry their state from batch to batch, as in keras3.
 #'
 #' @param object A sequential model ([keras_model_sequential()]).
-#' @param x A numeric array whose first axis is the batch.
+#' @param x A numeric array whose first axis is the batch, a list of them
+#'   for a model with several inputs, or a dataset from
+#'   [timeseries_dataset_from_array()] (its inputs are used).
 #' @param batch_size Rows per batch.
 #' @param ... Unused.
-#' @returns The model's output for every row of `x`.
+#' @returns The model's output for every row of `x`; for several outputs
+#'   a list of them (named when the model's outputs were given as a named
+#'   list).
 #' @family models
 #' @export
 #' @examples

@@ -1,5 +1,5 @@
 test_that("get_layer() finds layers by name and by 1-based or negative index", {
-  model <- keras_model_sequential(input_shape = c(5, 2)) |>
+  model <- keras_model_sequential(input_shape = c(5, 2), name = "m") |>
     layer_gru(4, name = "enc") |>
     layer_dense(3, name = "mid") |>
     layer_dense(1, name = "out")
