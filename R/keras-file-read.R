@@ -351,12 +351,24 @@ abort_damaged <- function(message, call, .envir = parent.frame()) {
   )
 }
 
+# The cause goes into an "x" bullet, shortened: HDF5's error stacks run to
+# dozens of lines, of which the innermost says what is wrong.
 abort_corrupt <- function(filepath, what, cnd, call) {
   abort_gru(
     c("{.file {filepath}} is a damaged {what}: it may be truncated or corrupt.",
+      "x" = "{cause_summary(cnd)}",
       "i" = "Copy or download the file again."),
-    class = "gru_error_file", parent = cnd, call = call
+    class = "gru_error_file", call = call
   )
+}
+
+cause_summary <- function(cnd) {
+  lines <- strsplit(conditionMessage(cnd), "\n")[[1L]]
+  stack <- grep("error #[0-9]+:", lines, value = TRUE)
+  if (length(stack)) {
+    return(trimws(sub("^.*line [0-9]+: ", "", stack[[length(stack)]])))
+  }
+  trimws(lines[nzchar(trimws(lines))][1L])
 }
 
 # --- HDF5 -------------------------------------------------------------------
