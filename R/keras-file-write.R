@@ -13,7 +13,9 @@
 # - metadata.json is {"keras_version": ..., "date_saved":
 #   "%Y-%m-%d@%H:%M:%S"} (_serialize_model_as_json()); config.json is the
 #   serialized model. Python's json.dumps puts a space after `,` and `:`;
-#   jsonlite writes none. JSON readers do not care.
+#   jsonlite writes none. JSON readers do not care. Doubles are written
+#   with a decimal point (1.0) and integers without, as Python does, so
+#   a config reads back with the same types.
 # - Each saveable object's variables are datasets named `0`, `1`, ... in
 #   get_weights() order (Layer.save_own_variables()) in the group
 #   `<object path>/vars` (H5IOStore.make(), _create_h5_group()); the model's
@@ -84,8 +86,9 @@ write_keras_archive <- function(path, config, metadata = NULL, weights_tree,
   dir.create(dir)
   on.exit(unlink(dir, recursive = TRUE))
   to_json <- function(x) {
+    # Whole doubles as 1.0, as Python writes floats; integers as 1.
     jsonlite::toJSON(x, auto_unbox = TRUE, null = "null", na = "null",
-                     digits = NA)
+                     digits = NA, always_decimal = TRUE)
   }
   writeLines(to_json(metadata), file.path(dir, "metadata.json"), sep = "")
   writeLines(to_json(config), file.path(dir, "config.json"), sep = "")
