@@ -277,7 +277,11 @@ keras3_sequential_config <- function(layers, name = "sequential", batch_shape = 
        config = list(name = name, trainable = TRUE, dtype = policy,
                      layers = c(list(input), layers), build_input_shape = batch_shape),
        registered_name = NULL, build_config = list(input_shape = batch_shape),
-       compile_config = list(loss = "mean_squared_error"))
+       compile_config = list(
+         optimizer = list(module = "keras.optimizers", class_name = "Adam",
+                          config = list(name = "adam", learning_rate = 0.001),
+                          registered_name = NULL),
+         loss = "mean_squared_error", loss_weights = NULL, metrics = NULL))
 }
 
 keras3_layer <- function(class_name, config) {
@@ -467,6 +471,51 @@ make_windows_zip <- function(path) {
   list(path = path, config = cfg,
        weights = list(embedding_3 = emb, dropout_6 = list(),
                       bidirectional = c(fwd, bwd), dense_3 = dense))
+}
+
+# --- reference GRUs in plain R ---------------------------------------------
+
+ref_hard_sigmoid_keras2 <- function(x) pmin(pmax(0.2 * x + 0.5, 0), 1)
+ref_sigmoid <- function(x) 1 / (1 + exp(-x))
+
+# Keras 1.2.2 GRU.step() (keras/layers/recurrent.py), in float64.
+keras1_gru <- function(x, w, inner = ref_hard_sigmoid_keras2) {
+  h <- matrix(0, dim(x)[1], ncol(w$gru_1_U_z))
+  add <- function(m, b) sweep(m, 2, b, "+")
+  for (t in seq_len(dim(x)[2])) {
+    xt <- matrix(x[, t, ], nrow = dim(x)[1])
+    z <- inner(add(xt %*% w$gru_1_W_z, w$gru_1_b_z) + h %*% w$gru_1_U_z)
+    r <- inner(add(xt %*% w$gru_1_W_r, w$gru_1_b_r) + h %*% w$gru_1_U_r)
+    hh <- tanh(add(xt %*% w$gru_1_W_h, w$gru_1_b_h) + (r * h) %*% w$gru_1_U_h)
+    h <- z * h + (1 - z) * hh
+  }
+  h
+}
+
+# cuDNN's GRU as Keras' CuDNNGRU drives it (tf-keras cudnn_gru.py
+# _process_batch(): each gate's kernel slice, C-order flattened, is read by
+# cuDNN as a row-major (units, input_dim) matrix W_g; gates z, r, h in
+# Keras' blocks; bias = input biases then recurrent biases), with cuDNN's
+# equations: r and z from W x + R h + both biases, h' = tanh(W_h x + b_Wh +
+# r * (R_h h + b_Rh)), h = (1 - z) h' + z h_prev.
+cudnn_gru <- function(x, kernel, recurrent, bias) {
+  units <- nrow(recurrent)
+  in_dim <- nrow(kernel)
+  block <- function(m, g) m[, g * units + seq_len(units), drop = FALSE]
+  W <- lapply(0:2, function(g) matrix(as.vector(t(block(kernel, g))), units, in_dim, byrow = TRUE))
+  R <- lapply(0:2, function(g) matrix(as.vector(t(block(recurrent, g))), units, units, byrow = TRUE))
+  bw <- lapply(0:2, function(g) bias[g * units + seq_len(units)])
+  br <- lapply(0:2, function(g) bias[(3 + g) * units + seq_len(units)])
+  h <- matrix(0, dim(x)[1], units)
+  lin <- function(M, v, b) sweep(v %*% t(M), 2, b, "+")
+  for (t in seq_len(dim(x)[2])) {
+    xt <- matrix(x[, t, ], nrow = dim(x)[1])
+    z <- ref_sigmoid(lin(W[[1]], xt, bw[[1]]) + lin(R[[1]], h, br[[1]]))
+    r <- ref_sigmoid(lin(W[[2]], xt, bw[[2]]) + lin(R[[2]], h, br[[2]]))
+    hh <- tanh(lin(W[[3]], xt, bw[[3]]) + r * lin(R[[3]], h, br[[3]]))
+    h <- (1 - z) * hh + z * h
+  }
+  h
 }
 
 # --- bad files --------------------------------------------------------------
