@@ -522,7 +522,7 @@ cudnn_gru <- function(x, kernel, recurrent, bias) {
 
 # A copy of `path` cut to `fraction` of its bytes.
 truncated_copy <- function(path, fraction = 0.5) {
-  out <- tempfile(fileext = paste0(".", tools::file_ext(path)))
+  out <- tempfile(fileext = sub("^[^.]*", "", basename(path)))
   bytes <- readBin(path, "raw", file.size(path))
   writeBin(bytes[seq_len(floor(length(bytes) * fraction))], out)
   out
