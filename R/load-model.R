@@ -94,9 +94,9 @@ load_model <- function(filepath, custom_objects = NULL, compile = TRUE) {
 #' Load weights from a Keras file into a model
 #'
 #' keras3's `load_weights()` for a gru sequential model: reads the weights
-#' saved in a Keras file — `model.save_weights()` files of Keras 1 and 2
+#' saved in a Keras file (`model.save_weights()` files of Keras 1 and 2
 #' (`.h5`), Keras 3 `.weights.h5` files, and the weights of full-model
-#' `.h5` and `.keras` files — and sets them in `model`'s layers. Legacy
+#' `.h5` and `.keras` files) and sets them in `model`'s layers. Legacy
 #' weight layouts (Keras 1 per-gate GRU weights, `CuDNNGRU`) are converted
 #' as in [load_model()].
 #'
