@@ -227,7 +227,9 @@ callback_reduce_lr_on_plateau <- function(monitor = "val_loss", factor = 0.1,
 
 #' Save the model during training
 #'
-#' keras3's `callback_model_checkpoint()`, saving with [saveRDS()]: the
+#' keras3's `callback_model_checkpoint()`. A `filepath` ending in `.keras`
+#' is written with [save_model()] and one ending in `.weights.h5` with
+#' [save_model_weights()], as Keras writes them; any other with [saveRDS()]: the
 #' whole model (weights, optimizer state and stateful state included), or
 #' its [get_weights()] list with `save_weights_only = TRUE`. `filepath` may
 #' hold Keras' placeholders, filled in after each epoch: `{epoch}` (or with
@@ -282,8 +284,13 @@ callback_model_checkpoint <- function(filepath, monitor = "val_loss", verbose = 
         st$best <- current
       }
       path <- fill_filepath(filepath, epoch, logs)
-      obj <- if (save_weights_only) get_weights(ctx$model) else ctx$model
-      saveRDS(obj, path)
+      if (grepl("\\.weights\\.h5$", path)) {
+        save_model_weights(ctx$model, path, overwrite = TRUE)
+      } else if (grepl("\\.keras$", path) && !save_weights_only) {
+        save_model(ctx$model, path, overwrite = TRUE)
+      } else {
+        saveRDS(if (save_weights_only) get_weights(ctx$model) else ctx$model, path)
+      }
       if (verbose > 0) cat(sprintf("Epoch %d: saved to %s\n", epoch, path))
     }
   )

@@ -10,6 +10,12 @@
 #   sh tools/check-clang.sh
 set -e
 cd "$(dirname "$0")/.."
+# The real Keras files (other people's, never committed) lie beside the
+# checkout; test-load-model.R reads them from here and skips without them.
+if [ -d ../shared/keras-files ]; then
+  GRU_KERAS_FILES=$(cd ../shared/keras-files && pwd)
+  export GRU_KERAS_FILES
+fi
 export DEBIAN_FRONTEND=noninteractive
 work=$(mktemp -d)
 # clang++ that compiles and links OpenMP code, else install it.

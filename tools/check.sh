@@ -7,6 +7,12 @@
 # Usage (from the repository root, after tools/setup.sh): sh tools/check.sh
 set -e
 cd "$(dirname "$0")/.."
+# The real Keras files (other people's, never committed) lie beside the
+# checkout; test-load-model.R reads them from here and skips without them.
+if [ -d ../shared/keras-files ]; then
+  GRU_KERAS_FILES=$(cd ../shared/keras-files && pwd)
+  export GRU_KERAS_FILES
+fi
 version=$(sed -n 's/^Version: *//p' DESCRIPTION)
 out=$(mktemp -d)
 R CMD build --no-manual . >/dev/null
