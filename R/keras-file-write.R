@@ -74,6 +74,13 @@ write_h5_string_attr <- function(obj, name, value) {
 # serialized by Keras), `metadata` (NULL: keras_version "3.9.2"-style
 # version of the layout written, and the date now) and `weights_tree` (as
 # for write_keras_weights_h5()). Returns `path`, invisibly.
+# JSON as Keras writes it: whole doubles as 1.0, as Python writes floats;
+# integers as 1; NA (an unknown size) and NULL as null.
+keras_json <- function(x) {
+  as.character(jsonlite::toJSON(x, auto_unbox = TRUE, null = "null", na = "null",
+                                digits = NA, always_decimal = TRUE))
+}
+
 write_keras_archive <- function(path, config, metadata = NULL, weights_tree,
                                 call = rlang::caller_env()) {
   check_keras_dependency("jsonlite", call)
@@ -85,13 +92,8 @@ write_keras_archive <- function(path, config, metadata = NULL, weights_tree,
   dir <- tempfile("gru-keras-")
   dir.create(dir)
   on.exit(unlink(dir, recursive = TRUE))
-  to_json <- function(x) {
-    # Whole doubles as 1.0, as Python writes floats; integers as 1.
-    jsonlite::toJSON(x, auto_unbox = TRUE, null = "null", na = "null",
-                     digits = NA, always_decimal = TRUE)
-  }
-  writeLines(to_json(metadata), file.path(dir, "metadata.json"), sep = "")
-  writeLines(to_json(config), file.path(dir, "config.json"), sep = "")
+  writeLines(keras_json(metadata), file.path(dir, "metadata.json"), sep = "")
+  writeLines(keras_json(config), file.path(dir, "config.json"), sep = "")
   Sys.setFileTime(file.path(dir, c("metadata.json", "config.json")),
                   as.POSIXct("1980-01-01 00:00:00"))
   write_keras_weights_h5(file.path(dir, "model.weights.h5"), weights_tree,

@@ -132,20 +132,20 @@ test_that("unknown layer classes are gru_error_unsupported, or built by custom_o
   layers <- list(gru = stats::setNames(fx$weights$gru, paste0("gru/gru_cell/", c("kernel", "recurrent_kernel", "bias"), ":0")),
                  dense = stats::setNames(fx$weights$dense, c("dense/kernel:0", "dense/bias:0")))
   custom <- fx$config
-  custom$config$layers[[3]]$class_name <- "MaxoutDense"
+  custom$config$layers[[3]]$class_name <- "TotallyCustomLayer"
   path <- tempfile(fileext = ".h5")
   write_keras2_h5(path, custom, layers, "2.10.0")
   err <- expect_error(load_model(path), class = "gru_error_unsupported")
   expect_s3_class(err, "gru_error_file")
-  expect_match(conditionMessage(err), "MaxoutDense")
+  expect_match(conditionMessage(err), "TotallyCustomLayer")
   expect_match(conditionMessage(err), basename(path), fixed = TRUE)
 
   # A builder from custom_objects stands in for the class.
   model <- load_model(path, custom_objects = list(
-    MaxoutDense = function(config) layer_dense(units = config$units, name = config$name)
+    TotallyCustomLayer = function(config) layer_dense(units = config$units, name = config$name)
   ))
   expect_model_weights(model, fx$weights)
-  expect_null(gru:::layer_type_by_class("MaxoutDense"))
+  expect_null(gru:::layer_type_by_class("TotallyCustomLayer"))
   expect_error(load_model(path, custom_objects = list(function(x) x)), class = "gru_error_input")
 })
 
@@ -188,7 +188,7 @@ test_that("the real weights-only files load into models built from their archite
   load_model_weights(model, file.path(dir, expected$file))
   expect_real_outputs(model, expected, id)
 
-  # Keras 1: Masking + GRU of the lwtnn model (its MaxoutDense and Highway
+  # Keras 1: Masking + GRU of the lwtnn model (its TotallyCustomLayer and Highway
   # are not gru layers), against the GRU output the oracles computed.
   id <- "lwtnn-keras1-gru"
   skip_if_not(dir.exists(file.path(dir, id)))
@@ -210,4 +210,39 @@ test_that("the real functional file is refused as unsupported", {
   path <- file.path(dir, "rnnoise-k211", "weights.hdf5")
   skip_if_not(file.exists(path))
   expect_error(load_model(path), class = "gru_error_unsupported")
+})
+
+test_that("model_to_json() and model_from_json() round-trip, and read Keras 1 JSON", {
+  skip_if_no_keras_file_deps()
+  set.seed(7)
+  a <- keras_input(c(5, 2), name = "a")
+  model <- keras_model(a, layer_dense(layer_gru(a, 3, name = "g"), 1, name = "d"))
+  json <- model_to_json(model)
+  expect_type(json, "character")
+  parsed <- jsonlite::fromJSON(json, simplifyVector = FALSE)
+  expect_identical(parsed$class_name, "Functional")
+  copy <- model_from_json(json)
+  expect_identical(get_config(copy), get_config(model))
+  set_weights(copy, get_weights(model))
+  x <- array(runif(2 * 5 * 2), c(2, 5, 2))
+  expect_identical(predict(copy, x), predict(model, x))
+  # Keras 1: output_dim, inner_activation = "hard_sigmoid" (Keras 2's formula)
+  k1 <- '{"class_name": "Sequential", "config": [
+    {"class_name": "GRU", "config": {"name": "gru_1", "output_dim": 4, "input_dim": 2,
+      "batch_input_shape": [null, 5, 2], "activation": "tanh",
+      "inner_activation": "hard_sigmoid", "return_sequences": false,
+      "go_backwards": false, "stateful": false, "unroll": false,
+      "consume_less": "cpu", "init": "glorot_uniform", "inner_init": "orthogonal",
+      "dropout_W": 0.0, "dropout_U": 0.0, "W_regularizer": null, "U_regularizer": null,
+      "b_regularizer": null, "trainable": true, "input_dtype": "float32"}}]}'
+  m1 <- model_from_json(k1)
+  g <- m1$layers[[1]]
+  expect_identical(g$units, 4L)
+  expect_identical(g$recurrent_activation, "hard_sigmoid_keras2")
+  expect_false(g$reset_after)
+  expect_error(model_from_json("[1, 2]"), class = "gru_error_config")
+  expect_error(model_from_json("{not json"), class = "gru_error_file")
+  fx <- keras_fixture("keras2_h5")
+  x <- array(runif(2 * 5 * 2), c(2, 5, 2))
+  expect_identical(predict(load_model_hdf5(fx$path), x), predict(load_model(fx$path), x))
 })
