@@ -13,8 +13,8 @@ keras3_unsupported <- c(
   # layers of issue 18, and others keras3 has
   "layer_time_distributed", "layer_conv_1d", "layer_max_pooling_1d",
   "layer_average_pooling_1d", "layer_global_average_pooling_1d",
-  "layer_global_max_pooling_1d", "layer_flatten", "layer_reshape",
-  "layer_permute", "layer_repeat_vector", "layer_activation",
+  "layer_global_max_pooling_1d",
+  "layer_activation",
   "layer_concatenate", "layer_add", "layer_multiply", "layer_average",
   "layer_subtract", "layer_maximum", "layer_minimum", "layer_dot",
   "layer_layer_normalization", "layer_batch_normalization",
@@ -133,22 +133,6 @@ layer_global_average_pooling_1d <- unsupported_stub("layer_global_average_poolin
 #' @rdname keras3_unsupported
 #' @export
 layer_global_max_pooling_1d <- unsupported_stub("layer_global_max_pooling_1d")
-
-#' @rdname keras3_unsupported
-#' @export
-layer_flatten <- unsupported_stub("layer_flatten")
-
-#' @rdname keras3_unsupported
-#' @export
-layer_reshape <- unsupported_stub("layer_reshape")
-
-#' @rdname keras3_unsupported
-#' @export
-layer_permute <- unsupported_stub("layer_permute")
-
-#' @rdname keras3_unsupported
-#' @export
-layer_repeat_vector <- unsupported_stub("layer_repeat_vector")
 
 #' @rdname keras3_unsupported
 #' @export
