@@ -14,7 +14,6 @@ keras3_unsupported <- c(
   "layer_time_distributed", "layer_conv_1d", "layer_max_pooling_1d",
   "layer_average_pooling_1d", "layer_global_average_pooling_1d",
   "layer_global_max_pooling_1d",
-  "layer_activation",
   "layer_concatenate", "layer_add", "layer_multiply", "layer_average",
   "layer_subtract", "layer_maximum", "layer_minimum", "layer_dot",
   "layer_layer_normalization", "layer_batch_normalization",
@@ -133,10 +132,6 @@ layer_global_average_pooling_1d <- unsupported_stub("layer_global_average_poolin
 #' @rdname keras3_unsupported
 #' @export
 layer_global_max_pooling_1d <- unsupported_stub("layer_global_max_pooling_1d")
-
-#' @rdname keras3_unsupported
-#' @export
-layer_activation <- unsupported_stub("layer_activation")
 
 #' @rdname keras3_unsupported
 #' @export
