@@ -17,7 +17,6 @@ keras3_unsupported <- c(
   "layer_concatenate", "layer_add", "layer_multiply", "layer_average",
   "layer_subtract", "layer_maximum", "layer_minimum", "layer_dot",
   "layer_layer_normalization", "layer_batch_normalization",
-  "layer_spatial_dropout_1d", "layer_gaussian_noise", "layer_gaussian_dropout",
   "layer_alpha_dropout", "layer_activity_regularization", "layer_lambda",
   "layer_conv_2d", "layer_conv_3d", "layer_conv_1d_transpose",
   "layer_separable_conv_1d", "layer_depthwise_conv_1d",
@@ -172,18 +171,6 @@ layer_layer_normalization <- unsupported_stub("layer_layer_normalization")
 #' @rdname keras3_unsupported
 #' @export
 layer_batch_normalization <- unsupported_stub("layer_batch_normalization")
-
-#' @rdname keras3_unsupported
-#' @export
-layer_spatial_dropout_1d <- unsupported_stub("layer_spatial_dropout_1d")
-
-#' @rdname keras3_unsupported
-#' @export
-layer_gaussian_noise <- unsupported_stub("layer_gaussian_noise")
-
-#' @rdname keras3_unsupported
-#' @export
-layer_gaussian_dropout <- unsupported_stub("layer_gaussian_dropout")
 
 #' @rdname keras3_unsupported
 #' @export
