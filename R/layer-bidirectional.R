@@ -142,8 +142,8 @@ bidirectional <- function(object, layer, merge_mode = "concat", weights = NULL,
 bidirectional_dots <- c("name", "trainable", "input_shape", "batch_size",
                         "batch_input_shape")
 
-check_recurrent_layer <- function(layer, arg = rlang::caller_arg(layer),
-                                  call = rlang::caller_env()) {
+check_not_cell <- function(layer, arg = rlang::caller_arg(layer),
+                           call = rlang::caller_env()) {
   if (is_cell(layer)) {
     abort_gru(
       c("{.arg {arg}} is a cell ({.val {layer$name}}), but a layer is expected here.",
@@ -151,6 +151,11 @@ check_recurrent_layer <- function(layer, arg = rlang::caller_arg(layer),
       class = "gru_error_layer_kind", call = call
     )
   }
+}
+
+check_recurrent_layer <- function(layer, arg = rlang::caller_arg(layer),
+                                  call = rlang::caller_env()) {
+  check_not_cell(layer, arg = arg, call = call)
   if (!inherits(layer, "gru_layer") || !methods_of(layer_self(layer))$recurrent) {
     abort_gru(
       c("{.arg {arg}} must be a recurrent layer ({.fn layer_gru} or {.fn layer_rnn}), not {.obj_type_friendly {layer}}."),

@@ -186,6 +186,25 @@ apply_dense_activation <- function(activation, y) {
   activation_function(resolve_activation(activation))(y)
 }
 
+# dL/dz for y = activation(z) (as apply_dense_activation() computes it) from
+# g = dL/dy; rows are positions, columns the last axis.
+activation_gradient <- function(activation, g, z, y) {
+  if (identical(activation, "softmax")) return(y * (g - rowSums(g * y)))
+  if (identical(activation, "linear")) return(g)
+  g * cpp_activation_derivative(as.numeric(z), resolve_activation(activation)$code)
+}
+
+# Only named activations have derivatives.
+check_trainable_activation <- function(self, call) {
+  if (is.function(self$config$activation)) {
+    abort_gru(
+      c("Layer {.val {self$config$name}} has an R function as an activation, so it cannot be trained.",
+        "i" = "Use a named activation."),
+      class = "gru_error_fit", call = call
+    )
+  }
+}
+
 dense_output_shape <- function(self, shape) {
   n <- length(shape)
   if (n < 2L) return("it needs input with a batch and a feature axis")
@@ -209,13 +228,7 @@ dense_train_forward <- function(self, inputs, mask = NULL,
                                               training = NULL, initial_state = NULL,
                                               call = rlang::caller_env()) {
   cfg <- self$config
-  if (is.function(cfg$activation)) {
-    abort_gru(
-      c("Layer {.val {cfg$name}} has an R function as an activation, so it cannot be trained.",
-        "i" = "Use a named activation."),
-      class = "gru_error_fit", call = call
-    )
-  }
+  check_trainable_activation(self, call)
   d <- dim(inputs) %||% c(1L, length(inputs))
   n <- length(d)
   if (!self$built) dense_build(self, d[n])
@@ -231,14 +244,7 @@ dense_backward <- function(self, cache, grad_output, need_inputs = TRUE,
                                          call = rlang::caller_env()) {
   act <- self$config$activation
   g <- matrix(as.numeric(grad_output), ncol = self$config$units)
-  dz <- if (identical(act, "softmax")) {
-    cache$y * (g - rowSums(g * cache$y))
-  } else if (identical(act, "linear")) {
-    g
-  } else {
-    code <- resolve_activation(act)$code
-    g * cpp_activation_derivative(as.numeric(cache$z), code)
-  }
+  dz <- activation_gradient(act, g, cache$z, cache$y)
   weights <- list(kernel = crossprod(cache$x, dz))
   if (!is.null(self$weights$bias)) weights$bias <- colSums(dz)
   d <- cache$dim

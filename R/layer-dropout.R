@@ -50,18 +50,7 @@ layer_dropout <- function(object, rate, noise_shape = NULL, seed = NULL, ...) {
   dots <- check_layer_dots(list(...), dropout_dots, "layer_dropout",
                            call = call)
   if (missing(rate)) {
-    if (!missing(object) && is.numeric(object) && is.null(dim(object)) &&
-        length(object) == 1L) {
-      abort_gru(
-        c("{.arg object} is the number {object}, not an input array or a model.",
-          "i" = "Did you mean {.code rate = {object}}? Layer constructors take {.arg object} first so they pipe: {.code x |> layer_dropout({object})}."),
-        class = "gru_error_input", call = call
-      )
-    }
-    abort_gru(
-      c("{.arg rate} is missing.", "i" = "For example {.code layer_dropout(rate = 0.2)}."),
-      class = "gru_error_input", call = call
-    )
+    abort_missing_arg("rate", "layer_dropout", "layer_dropout(rate = 0.2)", object, call)
   }
   rate <- check_rate(rate, call = call)
   noise_shape <- check_noise_shape(noise_shape, call = call)
@@ -125,9 +114,9 @@ dropout_noise_dims <- function(noise_shape, d) {
 
 # The multiplier of every input element (0 or 1 / (1 - rate)) for one call:
 # one draw per element of the noise shape, repeated along its axes of size 1.
-draw_dropout_multiplier <- function(self, d) {
+draw_dropout_multiplier <- function(self, d, noise_shape = self$config$noise_shape) {
   cfg <- self$config
-  nd <- dropout_noise_dims(cfg$noise_shape, d)
+  nd <- dropout_noise_dims(noise_shape, d)
   m <- NULL
   with_layer_rng(self, {
     m <- (stats::runif(prod(nd)) >= cfg$rate) / (1 - cfg$rate)

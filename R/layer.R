@@ -222,6 +222,7 @@ layer_member <- function(layer, self, name) {
     cells = self$cells,
     forward_layer = self$forward_layer,
     backward_layer = self$backward_layer,
+    layer = self$layer,
     states = layer_states(self),
     losses = layer_losses(self),
     constraints = layer_constraints(self),

@@ -11,14 +11,12 @@ keras3_unsupported <- c(
   "layer_conv_lstm_1d", "layer_conv_lstm_2d", "layer_conv_lstm_3d",
   "layer_cudnn_lstm",
   # layers of issue 18, and others keras3 has
-  "layer_time_distributed", "layer_conv_1d", "layer_max_pooling_1d",
+  "layer_conv_1d", "layer_max_pooling_1d",
   "layer_average_pooling_1d", "layer_global_average_pooling_1d",
-  "layer_global_max_pooling_1d", "layer_flatten", "layer_reshape",
-  "layer_permute", "layer_repeat_vector", "layer_activation",
+  "layer_global_max_pooling_1d",
   "layer_concatenate", "layer_add", "layer_multiply", "layer_average",
   "layer_subtract", "layer_maximum", "layer_minimum", "layer_dot",
   "layer_layer_normalization", "layer_batch_normalization",
-  "layer_spatial_dropout_1d", "layer_gaussian_noise", "layer_gaussian_dropout",
   "layer_alpha_dropout", "layer_activity_regularization", "layer_lambda",
   "layer_conv_2d", "layer_conv_3d", "layer_conv_1d_transpose",
   "layer_separable_conv_1d", "layer_depthwise_conv_1d",
@@ -112,10 +110,6 @@ layer_cudnn_lstm <- unsupported_stub("layer_cudnn_lstm")
 
 #' @rdname keras3_unsupported
 #' @export
-layer_time_distributed <- unsupported_stub("layer_time_distributed")
-
-#' @rdname keras3_unsupported
-#' @export
 layer_conv_1d <- unsupported_stub("layer_conv_1d")
 
 #' @rdname keras3_unsupported
@@ -133,26 +127,6 @@ layer_global_average_pooling_1d <- unsupported_stub("layer_global_average_poolin
 #' @rdname keras3_unsupported
 #' @export
 layer_global_max_pooling_1d <- unsupported_stub("layer_global_max_pooling_1d")
-
-#' @rdname keras3_unsupported
-#' @export
-layer_flatten <- unsupported_stub("layer_flatten")
-
-#' @rdname keras3_unsupported
-#' @export
-layer_reshape <- unsupported_stub("layer_reshape")
-
-#' @rdname keras3_unsupported
-#' @export
-layer_permute <- unsupported_stub("layer_permute")
-
-#' @rdname keras3_unsupported
-#' @export
-layer_repeat_vector <- unsupported_stub("layer_repeat_vector")
-
-#' @rdname keras3_unsupported
-#' @export
-layer_activation <- unsupported_stub("layer_activation")
 
 #' @rdname keras3_unsupported
 #' @export
@@ -193,18 +167,6 @@ layer_layer_normalization <- unsupported_stub("layer_layer_normalization")
 #' @rdname keras3_unsupported
 #' @export
 layer_batch_normalization <- unsupported_stub("layer_batch_normalization")
-
-#' @rdname keras3_unsupported
-#' @export
-layer_spatial_dropout_1d <- unsupported_stub("layer_spatial_dropout_1d")
-
-#' @rdname keras3_unsupported
-#' @export
-layer_gaussian_noise <- unsupported_stub("layer_gaussian_noise")
-
-#' @rdname keras3_unsupported
-#' @export
-layer_gaussian_dropout <- unsupported_stub("layer_gaussian_dropout")
 
 #' @rdname keras3_unsupported
 #' @export
