@@ -218,7 +218,7 @@ test_that("bad arguments and shapes give classed errors", {
                class = "gru_error_unknown_argument")
   expect_error(layer_time_distributed(layer = layer_dense(units = 2), input_shape = 4),
                class = "gru_error_shape")
-  td <- layer_time_distributed(layer = layer_dense(units = 2, input_shape = 3), name = "td")
+  td <- layer_time_distributed(layer = layer_dense(units = 2, input_shape = 3, name = "inner"), name = "td")
   expect_error(td(matrix(0, 2, 3)), class = "gru_error_shape")
   expect_error(td(array(0, c(2, 4, 5))), class = "gru_error_shape")
   expect_error(td(array(0, c(2, 4, 3)), mask = matrix(TRUE, 2, 3)), class = "gru_error_mask")
