@@ -202,6 +202,11 @@ test_that("the real weights-only files load into models built from their archite
   want <- nested_to_array(expected$intermediate_gru_output$data)
   expect_equal(unname(predict(model, x)), want, tolerance = 1e-5)
   expect_error(load_model(file.path(dir, expected$file)), class = "gru_error_file")
+  # The whole Keras 1 model, MaxoutDense, Highway and Activation included,
+  # as keras 2 scripts load it: model_from_json() then the weights.
+  full <- model_from_json(file.path(dir, id, "GRU.json"))
+  load_model_weights_hdf5(full, file.path(dir, expected$file), by_name = TRUE)
+  expect_real_outputs(full, expected, id)
 })
 
 test_that("the real functional file is refused as unsupported", {
