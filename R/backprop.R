@@ -91,6 +91,13 @@ model_apply_gradients <- function(self, info, grads) {
     w <- array(w, dim(old) %||% length(old))
     if (!is.null(i$constraint)) {
       w <- array(apply_constraint(i$constraint, w), dim(old) %||% length(old))
+      if (!all(is.finite(w))) {
+        abort_gru(
+          c("The constraint of weight {.field {i$key}} made it non-finite (NA, NaN or Inf); training stopped before this batch changed any weight.",
+            "i" = "Check the constraint (a function given as a constraint must return finite values)."),
+          class = c("gru_error_nonfinite", "gru_error_fit"), call = NULL
+        )
+      }
     }
     if (is.null(dim(old))) as.numeric(w) else w
   }, res$weights, weights, info[idx])

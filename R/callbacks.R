@@ -35,11 +35,40 @@ check_callbacks <- function(callbacks, call) {
   callbacks
 }
 
+# Runs one hook of every callback. An error in a callback stops training
+# as a classed error naming the callback, the hook and where training was;
+# the model keeps the weights of the last finished batch.
 run_callbacks <- function(callbacks, hook, ctx, i, logs) {
-  for (cb in callbacks) {
+  for (k in seq_along(callbacks)) {
+    cb <- callbacks[[k]]
     f <- cb$hooks[[hook]]
-    if (!is.null(f)) f(ctx, i, logs)
+    if (is.null(f)) next
+    withCallingHandlers(
+      f(ctx, i, logs),
+      error = function(cnd) {
+        if (inherits(cnd, "gru_error_callback")) return()
+        where <- switch(hook,
+          on_epoch_begin = , on_epoch_end = paste0("epoch ", i),
+          on_batch_begin = , on_batch_end = paste0("epoch ", ctx$epoch %||% "?", ", batch ", i),
+          "training")
+        abort_gru(
+          c("Callback {k} ({cb$class_name}) failed in {.fn {hook}} at {where}.",
+            "i" = "The model keeps the weights of the last finished batch."),
+          class = c("gru_error_callback", "gru_error_fit"), parent = cnd,
+          call = ctx$call
+        )
+      }
+    )
   }
+}
+
+# Whether `f` can be called with `n` positional arguments.
+accepts_args <- function(f, n) {
+  if (is.primitive(f)) return(TRUE)
+  fm <- formals(f)
+  if ("..." %in% names(fm)) return(TRUE)
+  required <- sum(vapply(fm, function(v) identical(v, quote(expr = )), logical(1)))
+  length(fm) >= n && required <= n
 }
 
 # "auto" resolves as Keras does: maximise accuracies, minimise the rest.
@@ -357,6 +386,18 @@ callback_lambda <- function(on_epoch_begin = NULL, on_epoch_end = NULL,
     if (!is.null(fns[[nm]]) && !is.function(fns[[nm]])) {
       abort_gru(
         c("{.arg {nm}} must be a function or `NULL`, not {.obj_type_friendly {fns[[nm]]}}."),
+        class = "gru_error_input", call = call
+      )
+    }
+  }
+  for (nm in names(fns)) {
+    n <- if (nm %in% c("on_train_begin", "on_train_end")) 1L else 2L
+    f <- fns[[nm]]
+    if (!is.null(f) && !accepts_args(f, n)) {
+      want <- if (n == 1L) "(logs)" else if (grepl("epoch", nm)) "(epoch, logs)" else "(batch, logs)"
+      abort_gru(
+        c("{.arg {nm}} must take {n} argument{?s}, {.code function{want}}, but it takes {length(formals(f))}.",
+          "i" = "Keras calls it as {.code {nm}{want}}; add {.code ...} to ignore what you do not need."),
         class = "gru_error_input", call = call
       )
     }

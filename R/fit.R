@@ -163,7 +163,9 @@ check_loss_weights <- function(self, w, n_out, call) {
 #'
 #' Interrupting (Ctrl-C / Esc) stops training cleanly: each batch's new
 #' weights are assigned together, so the model keeps the weights of the
-#' last finished batch, and the history so far is returned. A non-finite
+#' last finished batch, and the history so far is returned; stateful
+#' layers keep the states that batch left (the unfinished batch's are
+#' undone). A non-finite
 #' loss stops training with a `gru_error_loss` error naming the epoch and
 #' batch, before that batch changes any weight.
 #'
@@ -221,6 +223,14 @@ fit.gru_model <- function(object, x = NULL, y = NULL, batch_size = 32, epochs = 
   check_layer_dots(list(...), character(), "fit", call = call)
   compiled <- check_compiled(self, "fit", call = call)
   batch_size <- check_positive_whole(batch_size, call = call)
+  if (is.numeric(epochs) && length(epochs) == 1L && !is.na(epochs) &&
+      epochs > .Machine$integer.max) {
+    abort_gru(
+      c("{.arg epochs} must be at most {(.Machine$integer.max)}, not {format(epochs)}.",
+        "i" = "Stop early with {.fn callback_early_stopping} instead of asking for endless epochs."),
+      class = "gru_error_input", call = call
+    )
+  }
   epochs <- check_positive_whole(epochs, call = call)
   check_bool(shuffle, call = call)
   verbose <- resolve_verbose(verbose, call = call)
@@ -291,6 +301,7 @@ fit.gru_model <- function(object, x = NULL, y = NULL, batch_size = 32, epochs = 
                          metric_names, validation = !is.null(val))
   ctx <- new.env(parent = emptyenv())
   ctx$model <- object
+  ctx$call <- call
   ctx$stop_training <- FALSE
   ctx$params <- history$params
   run_callbacks(callbacks, "on_train_begin", ctx, NULL, list())
@@ -301,10 +312,12 @@ fit.gru_model <- function(object, x = NULL, y = NULL, batch_size = 32, epochs = 
   epoch <- 0L
   batch <- 0L
   interrupted <- FALSE
+  state_snapshot <- NULL
   progress_env <- environment()
   tryCatch(
       {
         for (epoch in seq_len(epochs)) {
+          ctx$epoch <- epoch
           run_callbacks(callbacks, "on_epoch_begin", ctx, epoch, list())
           started <- Sys.time()
           order <- if (is_ds) dataset_order(x, epoch) else if (shuffle) sample.int(n) else seq_len(n)
@@ -315,7 +328,11 @@ fit.gru_model <- function(object, x = NULL, y = NULL, batch_size = 32, epochs = 
             rows <- order[((batch - 1L) * batch_size + 1L):min(n, batch * batch_size)]
             run_callbacks(callbacks, "on_batch_begin", ctx, batch, list())
             b <- batch_data(self, x, y, rows, call)
+            # The carried states before this batch: an interrupt inside the
+            # step puts them back, so state and weights stay in step.
+            state_snapshot <- if (st$stateful) snapshot_states(self)
             vals <- train_step(self, b$x, b$y, epoch = epoch, batch = batch, call = call)
+            state_snapshot <- NULL
             sums <- sums + vals * length(rows)
             seen <- seen + length(rows)
             logs <- as.list(sums / seen)
@@ -337,6 +354,7 @@ fit.gru_model <- function(object, x = NULL, y = NULL, batch_size = 32, epochs = 
       },
       interrupt = function(cnd) {
         interrupted <<- TRUE
+        if (!is.null(state_snapshot)) restore_states(state_snapshot)
       }
   )
   run_callbacks(callbacks, "on_train_end", ctx, NULL, history_last(history))
@@ -558,6 +576,15 @@ check_xy <- function(x, y, arg_x = "x", arg_y = "y", call, self = NULL) {
       class = "gru_error_input", call = call
     )
   }
+  for (yj in if (n_out > 1L && is_data_list(y)) y else list(y)) {
+    if (is.factor(yj) || is.character(yj)) {
+      abort_gru(
+        c("{.arg {arg_y}} must be numeric, not {.obj_type_friendly {yj}}.",
+          "i" = "For class labels use 0-based integers ({.code as.integer(y) - 1L}) with a sparse categorical loss, or {.fn to_categorical}."),
+        class = "gru_error_input", call = call
+      )
+    }
+  }
   ys <- if (n_out > 1L) {
     if (!is_data_list(y) || length(y) != n_out) {
       abort_gru(
@@ -570,6 +597,13 @@ check_xy <- function(x, y, arg_x = "x", arg_y = "y", call, self = NULL) {
     list(as_target_array(y))
   }
   n <- NROW(xs[[1L]])
+  if (n == 0L) {
+    abort_gru(
+      c("{.arg {arg_x}} has no rows: there is nothing to train on or evaluate.",
+        "i" = "Pass at least one sample."),
+      class = "gru_error_input", call = call
+    )
+  }
   for (i in seq_along(xs)) {
     if (NROW(xs[[i]]) != n) {
       abort_gru(

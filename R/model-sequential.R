@@ -198,6 +198,7 @@ model_output_shape <- function(self, upto = length(self$layers),
 #' predict(model, array(runif(10 * 4 * 2), c(10, 4, 2)), batch_size = 4)
 predict.gru_model <- function(object, x, batch_size = 32, ...) {
   call <- rlang::current_env()
+  batch_missing <- missing(batch_size)
   self <- model_self(object)
   if (missing(x)) {
     abort_gru(
@@ -220,6 +221,23 @@ predict.gru_model <- function(object, x, batch_size = 32, ...) {
     x <- lapply(x, function(v) if (is.null(dim(v)) && is.numeric(v)) matrix(v, 1L) else v)
   }
   n <- data_rows(x)
+  if (n == 0L) {
+    abort_gru(
+      c("{.arg x} has no rows: there is nothing to predict.", "i" = "Pass at least one sample."),
+      class = "gru_error_input", call = call
+    )
+  }
+  st <- model_stateful(self)
+  if (st$stateful && !is.null(st$batch_size)) {
+    if (batch_missing) batch_size <- st$batch_size
+    if (batch_size != st$batch_size || n %% st$batch_size != 0L) {
+      abort_gru(
+        c("Model {.val {self$config$name}} has stateful layers with a fixed batch size of {st$batch_size}, so it predicts in batches of {st$batch_size} rows; {.arg x} has {n} row{?s} and {.arg batch_size} is {batch_size}.",
+          "i" = "Use {.code batch_size = {st$batch_size}} and a multiple of {st$batch_size} rows."),
+        class = c("gru_error_stateful_batch", "gru_error_input"), call = call
+      )
+    }
+  }
   starts <- seq(1L, n, by = batch_size)
   pieces <- lapply(starts, function(s) {
     rows <- s:min(n, s + batch_size - 1L)

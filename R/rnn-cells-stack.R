@@ -96,9 +96,13 @@ check_layer_dots <- function(dots, allowed, fn, call) {
   if (length(dots) > 0L && (is.null(nms) || any(!nzchar(nms)) ||
                             any(!nms %in% allowed))) {
     unknown <- if (is.null(nms)) "(unnamed)" else setdiff(nms, allowed)
+    hint <- if (length(allowed)) {
+      "{.fn {fn}} takes its documented arguments and {.arg {allowed}}."
+    } else {
+      "{.fn {fn}} takes only its documented arguments."
+    }
     abort_gru(
-      c("Unknown or unnamed argument{?s} {.arg {unknown}}.",
-        "i" = "{.fn {fn}} takes its documented arguments and {.arg {allowed}}."),
+      c("Unknown or unnamed argument{?s} {.arg {unknown}}.", "i" = hint),
       class = "gru_error_unknown_argument", call = call
     )
   }

@@ -259,3 +259,83 @@ test_that("an interactive session gets a progress bar", {
   # cli throttles updates, so fast epochs may not all be drawn
   expect_true(any(grepl("Epoch 1/2 .* - loss: .* - mae: ", out)))
 })
+
+test_that("careless training input is a classed error, not NaN or a crash", {
+  set.seed(31)
+  model <- keras_model_sequential(input_shape = c(3, 2), name = "careless") |>
+    layer_gru(2, name = "g") |>
+    layer_dense(1, name = "d")
+  compile(model, loss = "mse")
+  x <- array(runif(8 * 3 * 2), c(8, 3, 2))
+  x0 <- x[0, , , drop = FALSE]
+  expect_error(fit(model, x0, numeric(0), verbose = 0), class = "gru_error_input")
+  expect_error(evaluate(model, x0, numeric(0)), class = "gru_error_input")
+  expect_error(predict(model, x0), class = "gru_error_input")
+  expect_error(fit(model, x, factor(letters[1:8]), verbose = 0), class = "gru_error_input")
+  expect_error(fit(model, x, rnorm(8), epochs = 1e12, verbose = 0), class = "gru_error_input")
+  expect_snapshot(error = TRUE, fit(model, x, rnorm(8), verbose = 0, foo = 1))
+  # a stateful model declared with batch size 4 predicts in batches of 4
+  st <- keras_model_sequential(input_shape = c(3, 2), batch_size = 4, name = "st") |>
+    layer_gru(2, stateful = TRUE, name = "sg")
+  expect_error(predict(st, x[1:3, , , drop = FALSE]), class = "gru_error_stateful_batch")
+  expect_equal(dim(predict(st, x)), c(8L, 2L))
+})
+
+test_that("a callback that fails, or takes the wrong arguments, is a classed error", {
+  model <- keras_model_sequential(input_shape = c(3, 2)) |> layer_gru(2) |> layer_dense(1)
+  compile(model, loss = "mse")
+  x <- array(runif(8 * 3 * 2), c(8, 3, 2))
+  w <- get_weights(model)
+  boom <- callback_lambda(on_batch_end = function(batch, logs) if (batch == 1) stop("boom"))
+  err <- expect_error(fit(model, x, rnorm(8), batch_size = 4, verbose = 0, callbacks = list(boom)),
+                      class = "gru_error_callback")
+  expect_match(conditionMessage(err), "on_batch_end")
+  expect_match(conditionMessage(err), "epoch 1, batch 1")
+  expect_match(conditionMessage(err$parent), "boom")
+  # the failed callback ran after batch 1's update: the model holds it
+  expect_false(identical(get_weights(model), w))
+  expect_error(callback_lambda(on_epoch_end = function() 1), class = "gru_error_input")
+  expect_error(callback_lambda(on_train_begin = function(a, b) 1), class = "gru_error_input")
+  expect_s3_class(callback_lambda(on_epoch_end = function(...) 1), "gru_callback")
+})
+
+test_that("a constraint that writes non-finite weights stops training before the update", {
+  model <- keras_model_sequential(input_shape = c(3, 2)) |>
+    layer_dense(1, kernel_constraint = function(w) w * NaN) |>
+    layer_flatten()
+  compile(model, loss = "mse", optimizer = "sgd")
+  x <- array(runif(4 * 3 * 2), c(4, 3, 2))
+  w <- get_weights(model)
+  expect_error(fit(model, x, matrix(0, 4, 3), verbose = 0), class = "gru_error_nonfinite")
+  expect_identical(get_weights(model), w)
+})
+
+test_that("an interrupt inside a stateful training step leaves state and weights in step", {
+  set.seed(32)
+  make <- function(interrupt_at = NULL) {
+    count <- 0L
+    cons <- function(w) {
+      count <<- count + 1L
+      if (!is.null(interrupt_at) && count == interrupt_at) rlang::interrupt()
+      w
+    }
+    keras_model_sequential(input_shape = c(3, 2), batch_size = 2) |>
+      layer_gru(3, stateful = TRUE, name = "sg") |>
+      layer_dense(1, kernel_constraint = cons, name = "d")
+  }
+  x <- array(runif(6 * 3 * 2), c(6, 3, 2))
+  y <- rnorm(6)
+  set.seed(1)
+  ref <- make()
+  compile(ref, loss = "mse", optimizer = "sgd")
+  fit(ref, x[1:2, , , drop = FALSE], y[1:2], batch_size = 2, shuffle = FALSE, verbose = 0)
+  set.seed(1)
+  model <- make(interrupt_at = 2L)   # the constraint of batch 2 interrupts
+  compile(model, loss = "mse", optimizer = "sgd")
+  expect_message(
+    fit(model, x, y, batch_size = 2, shuffle = FALSE, verbose = 0),
+    "interrupted in epoch 1, batch 2"
+  )
+  expect_identical(get_weights(model), get_weights(ref))
+  expect_identical(get_layer(model, "sg")$states, get_layer(ref, "sg")$states)
+})
