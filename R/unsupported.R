@@ -14,8 +14,7 @@ keras3_unsupported <- c(
   "layer_conv_1d", "layer_max_pooling_1d",
   "layer_average_pooling_1d", "layer_global_average_pooling_1d",
   "layer_global_max_pooling_1d",
-  "layer_concatenate", "layer_add", "layer_multiply", "layer_average",
-  "layer_subtract", "layer_maximum", "layer_minimum", "layer_dot",
+  "layer_dot",
   "layer_layer_normalization", "layer_batch_normalization",
   "layer_alpha_dropout", "layer_activity_regularization", "layer_lambda",
   "layer_conv_2d", "layer_conv_3d", "layer_conv_1d_transpose",
@@ -127,34 +126,6 @@ layer_global_average_pooling_1d <- unsupported_stub("layer_global_average_poolin
 #' @rdname keras3_unsupported
 #' @export
 layer_global_max_pooling_1d <- unsupported_stub("layer_global_max_pooling_1d")
-
-#' @rdname keras3_unsupported
-#' @export
-layer_concatenate <- unsupported_stub("layer_concatenate")
-
-#' @rdname keras3_unsupported
-#' @export
-layer_add <- unsupported_stub("layer_add")
-
-#' @rdname keras3_unsupported
-#' @export
-layer_multiply <- unsupported_stub("layer_multiply")
-
-#' @rdname keras3_unsupported
-#' @export
-layer_average <- unsupported_stub("layer_average")
-
-#' @rdname keras3_unsupported
-#' @export
-layer_subtract <- unsupported_stub("layer_subtract")
-
-#' @rdname keras3_unsupported
-#' @export
-layer_maximum <- unsupported_stub("layer_maximum")
-
-#' @rdname keras3_unsupported
-#' @export
-layer_minimum <- unsupported_stub("layer_minimum")
 
 #' @rdname keras3_unsupported
 #' @export
