@@ -15,7 +15,6 @@ keras3_unsupported <- c(
   "layer_average_pooling_1d", "layer_global_average_pooling_1d",
   "layer_global_max_pooling_1d",
   "layer_dot",
-  "layer_layer_normalization", "layer_batch_normalization",
   "layer_alpha_dropout", "layer_activity_regularization", "layer_lambda",
   "layer_conv_2d", "layer_conv_3d", "layer_conv_1d_transpose",
   "layer_separable_conv_1d", "layer_depthwise_conv_1d",
@@ -130,14 +129,6 @@ layer_global_max_pooling_1d <- unsupported_stub("layer_global_max_pooling_1d")
 #' @rdname keras3_unsupported
 #' @export
 layer_dot <- unsupported_stub("layer_dot")
-
-#' @rdname keras3_unsupported
-#' @export
-layer_layer_normalization <- unsupported_stub("layer_layer_normalization")
-
-#' @rdname keras3_unsupported
-#' @export
-layer_batch_normalization <- unsupported_stub("layer_batch_normalization")
 
 #' @rdname keras3_unsupported
 #' @export
