@@ -107,11 +107,16 @@ model_apply_gradients <- function(self, info, grads, updates = list()) {
       i$self$weights[[i$name]] <- new[[k]]
     }
     if (!is.null(res)) self$compiled$optimizer <- res$optimizer
-    for (u in updates) {
-      for (nm in names(u$values)) u$self$weights[[nm]] <- u$values[[nm]]
-    }
+    assign_state_updates(updates)
   })
   invisible(self)
+}
+
+# Assigns the state updates of a training pass (see R/layer-type.R).
+assign_state_updates <- function(updates) {
+  for (u in updates) {
+    for (nm in names(u$values)) u$self$weights[[nm]] <- u$values[[nm]]
+  }
 }
 
 # The carried states of the model's stateful layers, and their restoration

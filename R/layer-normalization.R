@@ -394,10 +394,10 @@ batch_norm_train_forward <- function(self, inputs, mask = NULL, training = NULL,
       variance <- colSums(weights * xc^2) / count
     }
     mom <- cfg$momentum
-    updates <- list(
+    updates <- list(list(self = self, values = list(
       moving_mean = array(w$moving_mean * mom + mean * (1 - mom), self$input_dim),
       moving_variance = array(w$moving_variance * mom + variance * (1 - mom), self$input_dim)
-    )
+    )))
   } else {
     xc <- x - per_column(w$moving_mean, n)
     variance <- as.numeric(w$moving_variance)
@@ -418,7 +418,7 @@ batch_norm_forward <- function(self, inputs, mask = NULL, training = NULL,
                                initial_state = NULL, call = rlang::caller_env()) {
   res <- batch_norm_train_forward(self, inputs, mask = mask, training = training,
                                   call = call)
-  for (nm in names(res$updates)) self$weights[[nm]] <- res$updates[[nm]]
+  assign_state_updates(res$updates)
   res$cache <- NULL
   res$updates <- NULL
   res

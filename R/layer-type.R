@@ -23,10 +23,11 @@ NULL
 #   train_forward(self, inputs, mask, training, initial_state, call)
 #                 as forward, plus `cache`: what backward needs (default:
 #                 the layer cannot be trained, a gru_error_fit), and
-#                 optionally `updates`: a named list of new values for some
-#                 of the layer's non-trainable weights (batch
-#                 normalization's moving statistics). The executor does
-#                 not assign them: a training step (fit(),
+#                 optionally `updates`: new values of non-trainable
+#                 weights (batch normalization's moving statistics), a
+#                 list of list(self = the layer's self, values = named
+#                 list) that containers pass on from their sublayers. The
+#                 executor does not assign them: a training step (fit(),
 #                 train_on_batch()) assigns them with the optimizer's
 #                 update, gradients() discards them. (A plain forward call
 #                 in training mode updates its state itself, as Keras'

@@ -58,10 +58,10 @@ array_shape <- function(x) dim(x) %||% c(1L, length(x))
 # Runs the graph on `inputs` (a list of arrays, one per model input, and
 # their masks). With `train = TRUE` each layer runs its training pass and
 # the result keeps its caches for graph_backward(), and the layers' state
-# `updates` (list(self, values) each, in node order; a training step
-# assigns them). Returns list(values, masks, caches, updates, outputs,
-# output_masks), values[[k + 1]] being node k's outputs (values[[1]] the
-# inputs).
+# `updates` (list(self, values) each, in node order, as the layers return
+# them; a training step assigns them). Returns list(values, masks, caches,
+# updates, outputs, output_masks), values[[k + 1]] being node k's outputs
+# (values[[1]] the inputs).
 graph_forward <- function(graph, inputs, masks = NULL, training = NULL,
                           train = FALSE, model_name = "model",
                           call = rlang::caller_env()) {
@@ -106,9 +106,7 @@ graph_forward <- function(graph, inputs, masks = NULL, training = NULL,
     out_masks[[k + 1L]] <- c(main_masks, vector("list", length(outs) - length(main_masks)))
     if (train) {
       caches[k] <- list(res$cache)
-      if (length(res$updates)) {
-        updates[[length(updates) + 1L]] <- list(self = layer_self(layer), values = res$updates)
-      }
+      updates <- c(updates, res$updates)
     }
   }
   get <- function(r, from) from[[r[1L] + 1L]][[r[2L]]]

@@ -156,6 +156,22 @@ test_that("training steps update the moving statistics by the rule, never by gra
   expect_false(any(c("bn/moving_mean", "bn/moving_variance") %in% slots))
 })
 
+test_that("a wrapped batch normalization is updated too (TimeDistributed)", {
+  set.seed(12)
+  x <- arr(6, 4, 3) + 1
+  model <- keras_model_sequential(input_shape = c(4, 3)) |>
+    layer_time_distributed(layer_batch_normalization(momentum = 0.5)) |>
+    layer_gru(2) |>
+    layer_dense(1)
+  compile(model, optimizer = "sgd", loss = "mse")
+  train_on_batch(model, x, rnorm(6))
+  # every (sample, timestep) is a row of the wrapped layer's batch
+  w <- get_weights(model)
+  expect_equal(as.numeric(w$moving_mean), 0.5 * channel_moments(x)$mean)
+  expect_equal(as.numeric(w$moving_variance), 0.5 + 0.5 * channel_moments(x)$var)
+  expect_identical(summary(model)$trainable_params[1], 6L)
+})
+
 test_that("a batch normalization that is not trainable uses and keeps its moving statistics", {
   set.seed(5)
   x <- arr(8, 4, 2)
