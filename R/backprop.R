@@ -38,7 +38,8 @@ layer_backward <- function(layer, cache, grad_output, need_inputs = TRUE,
 # training needs: the leaf layer's `self` and weight name (where to assign),
 # a key for the optimizer's slots, its regularizer and constraint, and
 # whether it is trainable (the layer, every layer holding it and the model
-# are trainable).
+# are trainable, and the weight is not one of its type's
+# non_trainable_weights).
 model_weight_info <- function(self) {
   leaf <- function(layer, trainable) {
     s <- layer_self(layer)
@@ -48,12 +49,14 @@ model_weight_info <- function(self) {
       return(do.call(c, c(list(list()), lapply(subs, leaf, trainable = trainable))))
     }
     if (!isTRUE(s$built) || length(s$weights) == 0L) return(list())
-    regs <- methods_of(s)$regularized(s)
+    m <- methods_of(s)
+    regs <- m$regularized(s)
     cons <- layer_constraints(s)
+    state <- m$non_trainable_weights(s)
     lapply(names(s$weights), function(nm) {
       list(self = s, name = nm, key = paste0(s$config$name, "/", nm),
            regularizer = if (nm %in% names(regs)) s$config[[regs[[nm]]]],
-           constraint = cons[[nm]], trainable = trainable)
+           constraint = cons[[nm]], trainable = trainable && !nm %in% state)
     })
   }
   model_trainable <- !isFALSE(self$config$trainable)
@@ -78,37 +81,49 @@ regularization_terms <- function(info) {
 }
 
 # Applies one optimizer update to the trainable weights, then their
-# constraints. Every new weight (and the optimizer's new state) is computed
-# first and assigned afterwards with interrupts suspended, so an interrupt
-# leaves the model with the weights of a finished batch.
-model_apply_gradients <- function(self, info, grads) {
+# constraints, and assigns the state `updates` of the training pass (see
+# graph_forward()). Every new weight (and the optimizer's new state) is
+# computed first and assigned afterwards with interrupts suspended, so an
+# interrupt leaves the model with the weights of a finished batch.
+model_apply_gradients <- function(self, info, grads, updates = list()) {
   idx <- which(vapply(info, function(i) i$trainable, logical(1)))
-  if (!length(idx)) return(invisible(self))
-  weights <- lapply(info[idx], function(i) i$self$weights[[i$name]])
-  keys <- vapply(info[idx], function(i) i$key, character(1))
-  res <- optimizer_update(self$compiled$optimizer, keys, weights, grads[idx])
-  new <- Map(function(w, old, i) {
-    w <- array(w, dim(old) %||% length(old))
-    if (!is.null(i$constraint)) {
-      w <- array(apply_constraint(i$constraint, w), dim(old) %||% length(old))
-      if (!all(is.finite(w))) {
-        abort_gru(
-          c("The constraint of weight {.field {i$key}} made it non-finite (NA, NaN or Inf); training stopped before this batch changed any weight.",
-            "i" = "Check the constraint (a function given as a constraint must return finite values)."),
-          class = c("gru_error_nonfinite", "gru_error_fit"), call = NULL
-        )
+  new <- list()
+  res <- NULL
+  if (length(idx)) {
+    weights <- lapply(info[idx], function(i) i$self$weights[[i$name]])
+    keys <- vapply(info[idx], function(i) i$key, character(1))
+    res <- optimizer_update(self$compiled$optimizer, keys, weights, grads[idx])
+    new <- Map(function(w, old, i) {
+      w <- array(w, dim(old) %||% length(old))
+      if (!is.null(i$constraint)) {
+        w <- array(apply_constraint(i$constraint, w), dim(old) %||% length(old))
+        if (!all(is.finite(w))) {
+          abort_gru(
+            c("The constraint of weight {.field {i$key}} made it non-finite (NA, NaN or Inf); training stopped before this batch changed any weight.",
+              "i" = "Check the constraint (a function given as a constraint must return finite values)."),
+            class = c("gru_error_nonfinite", "gru_error_fit"), call = NULL
+          )
+        }
       }
-    }
-    if (is.null(dim(old))) as.numeric(w) else w
-  }, res$weights, weights, info[idx])
+      if (is.null(dim(old))) as.numeric(w) else w
+    }, res$weights, weights, info[idx])
+  }
   suspendInterrupts({
     for (k in seq_along(idx)) {
       i <- info[[idx[k]]]
       i$self$weights[[i$name]] <- new[[k]]
     }
-    self$compiled$optimizer <- res$optimizer
+    if (!is.null(res)) self$compiled$optimizer <- res$optimizer
+    assign_state_updates(updates)
   })
   invisible(self)
+}
+
+# Assigns the state updates of a training pass (see R/layer-type.R).
+assign_state_updates <- function(updates) {
+  for (u in updates) {
+    for (nm in names(u$values)) u$self$weights[[nm]] <- u$values[[nm]]
+  }
 }
 
 # The carried states of the model's stateful layers, and their restoration

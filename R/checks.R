@@ -127,3 +127,22 @@ check_sequence_input <- function(x, arg = rlang::caller_arg(x),
   check_finite(x, arg = arg, call = call)
   invisible(x)
 }
+
+# An axis as R counts it, from 1 (the batch axis) or from the end with
+# negative numbers: a non-zero whole number, or with `several` one or more
+# (a list of numbers, as a config may hold, too).
+check_axis <- function(x, several = FALSE, arg = rlang::caller_arg(x),
+                       call = rlang::caller_env()) {
+  if (several && is.list(x) && all(vapply(x, is.numeric, logical(1)))) x <- unlist(x)
+  ok <- is.numeric(x) && (length(x) == 1L || several && length(x) > 1L) &&
+    all(is.finite(x)) && all(x == trunc(x)) && all(x != 0)
+  if (!ok) {
+    shown <- if (is.numeric(x) && length(x) >= 1L) paste0(" (", paste(format(x), collapse = ", "), ")")
+    abort_gru(
+      c("{.arg {arg}} must be {if (several) 'one or more non-zero whole numbers' else 'a non-zero whole number'}, not {.obj_type_friendly {x}}{shown}.",
+        "i" = "Axes count from 1 (the batch axis), or from the end with negative numbers: {.code -1} is the last axis."),
+      class = "gru_error_input", call = call
+    )
+  }
+  as.integer(x)
+}

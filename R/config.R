@@ -151,6 +151,7 @@ is_class_dict <- function(x) {
   is.list(x) && is.character(x$class_name) && is.list(x$config) &&
     all(names(x) %in% c("class_name", "config", "module", "registered_name",
                         "build_config", "compile_config", "keras_version",
+                        "shared_object_id",
                         "backend"))
 }
 

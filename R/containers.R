@@ -88,6 +88,25 @@ bind_last <- function(a, b) {
   array(c(a, b), c(d[-n], d[n] + dim(b)[n]))
 }
 
+# The index of each element of an array of shape `to` into an array of
+# shape `from` (the same rank; each axis `to`'s size or 1) broadcast along
+# its axes of size 1: `from_values[broadcast_index(from, to)]` is the
+# broadcast array, column-major.
+broadcast_index <- function(from, to) {
+  n <- prod(to)
+  idx <- rep(1L, n)
+  stride <- 1L
+  for (k in seq_along(to)) {
+    if (from[[k]] > 1L) {
+      pos <- rep(rep(seq_len(to[[k]]) - 1L, each = prod(to[seq_len(k - 1L)])),
+                 length.out = n)
+      idx <- idx + pos * stride
+    }
+    stride <- stride * from[[k]]
+  }
+  idx
+}
+
 reverse_time <- function(x) {
   n_steps <- dim(x)[2L]
   x[, rev(seq_len(n_steps)), , drop = FALSE]

@@ -711,7 +711,7 @@ train_step <- function(self, x, y, epoch, batch, call) {
     )
   }
   vals <- pass$logs
-  model_apply_gradients(self, pass$info, pass$grads)
+  model_apply_gradients(self, pass$info, pass$grads, pass$updates)
   vals
 }
 

@@ -122,18 +122,7 @@ draw_dropout_multiplier <- function(self, d, noise_shape = self$config$noise_sha
     m <- (stats::runif(prod(nd)) >= cfg$rate) / (1 - cfg$rate)
   })
   if (all(nd == d)) return(m)
-  # Index of each input element into the noise array (column-major).
-  idx <- rep(1L, prod(d))
-  stride <- 1L
-  for (k in seq_along(d)) {
-    if (nd[[k]] > 1L) {
-      pos <- rep(rep(seq_len(d[[k]]) - 1L, each = prod(d[seq_len(k - 1L)])),
-                 length.out = prod(d))
-      idx <- idx + pos * stride
-    }
-    stride <- stride * nd[[k]]
-  }
-  m[idx]
+  m[broadcast_index(nd, d)]
 }
 
 dropout_check_inputs <- function(self, inputs, call) {

@@ -151,7 +151,7 @@ time_distributed_build_shape <- function(self, shape) {
 # (batch * timesteps, ...) array whose row b + batch * (t - 1) is x[b, t, ...]:
 # the wrapped layer runs once on it, and its output folds back the same way.
 # With `train = TRUE` the wrapped layer runs its training pass and the
-# result also holds `cache`.
+# result also holds `cache` (and the wrapped layer's state `updates`).
 time_distributed_forward <- function(self, inputs, mask = NULL, training = NULL,
                                      initial_state = NULL, call = rlang::caller_env(),
                                      train = FALSE) {
@@ -172,7 +172,8 @@ time_distributed_forward <- function(self, inputs, mask = NULL, training = NULL,
   inner_dim <- dim(y) %||% length(y)
   list(output = array(y, c(d[1:2], inner_dim[-1L])), states = list(),
        mask = sequence_mask(mask, c(d[1:2], inner_dim[-1L])),
-       cache = if (train) list(inner = res$cache, dim = d, inner_dim = inner_dim))
+       cache = if (train) list(inner = res$cache, dim = d, inner_dim = inner_dim),
+       updates = res$updates)
 }
 
 time_distributed_backward <- function(self, cache, grad_output, need_inputs = TRUE,

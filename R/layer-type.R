@@ -22,7 +22,16 @@ NULL
 #                 of masks
 #   train_forward(self, inputs, mask, training, initial_state, call)
 #                 as forward, plus `cache`: what backward needs (default:
-#                 the layer cannot be trained, a gru_error_fit)
+#                 the layer cannot be trained, a gru_error_fit), and
+#                 optionally `updates`: new values of non-trainable
+#                 weights (batch normalization's moving statistics), a
+#                 list of list(self = the layer's self, values = named
+#                 list) that containers pass on from their sublayers. The
+#                 executor does not assign them: a training step (fit(),
+#                 train_on_batch()) assigns them with the optimizer's
+#                 update, gradients() discards them. (A plain forward call
+#                 in training mode updates its state itself, as Keras'
+#                 layer(x, training = TRUE) does.)
 #   backward(self, cache, grad_output, need_inputs, call, grad_states)
 #                 list(inputs = dL/d(inputs) (a list for "many" inputs) or
 #                 NULL, weights = gradients in get_weights() order,
@@ -36,6 +45,11 @@ NULL
 #   weight_shapes(self, input_dim)   named list of weight shapes
 #   build(self, input_dim), build_shape(self, shape)   create weights
 #   regularized(self), constrained(self)   c(weight = "config key")
+#   non_trainable_weights(self)   names of the weights that are state, not
+#                 parameters (batch normalization's moving statistics):
+#                 the optimizer skips them, count_params() counts them and
+#                 summary() reports them as non-trainable (default none);
+#                 backward() still returns a gradient (or zeros) for them
 #   get_config(self, cfg)   adjusts the serialized config (default: as is)
 #   from_config(config, call)   builds the layer from a config; given
 #                 `constructor` (and `constructor_dots`), the default passes
@@ -58,7 +72,7 @@ NULL
 layer_type_slots <- c(
   "type", "class_name", "kind", "forward", "train_forward", "backward", "step",
   "output_shape", "format", "weight_shapes", "build", "build_shape",
-  "regularized", "constrained", "get_config", "from_config", "constructor",
+  "regularized", "constrained", "non_trainable_weights", "get_config", "from_config", "constructor",
   "constructor_dots", "sublayers", "container", "get_weights", "set_weights",
   "is_built", "current_state", "reset_state", "n_outputs", "n_inputs",
   "recurrent", "engine_cell", "state_gradients", "gradients",
@@ -97,6 +111,7 @@ new_layer_type <- function(type, class_name, ...) {
     build_shape = function(self, shape) invisible(self),
     regularized = function(self) character(),
     constrained = function(self) character(),
+    non_trainable_weights = function(self) character(),
     get_config = function(self, cfg) cfg,
     sublayers = function(self) list(),
     get_weights = default_get_weights,
@@ -141,7 +156,7 @@ new_layer_type <- function(type, class_name, ...) {
   for (nm in setdiff(names(defaults), names(slots))) t[nm] <- list(defaults[[nm]])
   fns <- c("forward", "train_forward", "backward", "step", "output_shape",
            "format", "weight_shapes", "build", "build_shape", "regularized",
-           "constrained", "get_config", "from_config", "sublayers",
+           "constrained", "non_trainable_weights", "get_config", "from_config", "sublayers",
            "get_weights", "set_weights", "is_built", "current_state",
            "reset_state", "n_outputs", "gradients",
            "weight_layout_hint", "kernel_columns")

@@ -196,6 +196,7 @@ compose_layer.default <- function(object, layer, call = rlang::caller_env()) {
 names.gru_layer <- function(x) {
   c("get_weights", "set_weights", "weights", "reset_state", "reset_states",
     "get_config", "count_params", "built", "states", "losses", "trainable_weights",
+    "non_trainable_weights",
     "constraints", "apply_constraints", "compute_mask",
     names(layer_self(x)$config))
 }
@@ -208,8 +209,9 @@ layer_member <- function(layer, self, name) {
       layer_set_weights(self, weights, call = rlang::caller_env())
       invisible(layer)
     },
-    weights = ,
-    trainable_weights = layer_get_weights(self),
+    weights = layer_get_weights(self),
+    trainable_weights = layer_weights_by_trainability(self, TRUE),
+    non_trainable_weights = layer_weights_by_trainability(self, FALSE),
     reset_state = ,
     reset_states = function(states = NULL) {
       layer_reset_state(self, states, call = rlang::caller_env())
@@ -244,6 +246,35 @@ layer_get_weights <- function(self) methods_of(self)$get_weights(self)
 layer_sublayers <- function(self) methods_of(self)$sublayers(self)
 
 layer_is_built <- function(self) methods_of(self)$is_built(self)
+
+# The weights training updates (trainable = TRUE) or leaves alone (FALSE),
+# in get_weights() order: a layer that is not trainable has only the
+# latter, as in Keras; within a trainable one, its type's
+# non_trainable_weights (batch normalization's moving statistics).
+layer_weights_by_trainability <- function(self, trainable) {
+  split <- layer_weight_trainability(self)
+  w <- layer_get_weights(self)
+  if (!length(w)) return(list())
+  w[split == trainable]
+}
+
+# One logical per weight of get_weights(): whether training updates it.
+layer_weight_trainability <- function(self, trainable = TRUE) {
+  trainable <- trainable && !isFALSE(self$config$trainable)
+  subs <- layer_sublayers(self)
+  if (length(subs)) {
+    return(unlist(lapply(subs, function(l) layer_weight_trainability(layer_self(l), trainable))))
+  }
+  if (!layer_is_built(self)) return(logical())
+  state <- methods_of(self)$non_trainable_weights(self)
+  trainable & !names(layer_get_weights(self)) %in% state
+}
+
+# The parameters training updates (summary()'s "Trainable params").
+layer_count_trainable_params <- function(self) {
+  sizes <- vapply(layer_get_weights(self), length, numeric(1))
+  as.integer(sum(sizes[layer_weight_trainability(self)]))
+}
 
 layer_count_params <- function(self, call) {
   if (!layer_is_built(self)) {
@@ -319,11 +350,14 @@ layer_set_weights <- function(self, weights, call) {
   methods_of(self)$set_weights(self, weights, call = call)
 }
 
-# set_weights() of a layer that owns its weights (not a container).
-default_set_weights <- function(self, weights, call) {
+# set_weights() of a layer that owns its weights (not a container). An
+# unbuilt layer reads its input size from the kernel (the first weight),
+# unless its type's set_weights slot passes `input_dim`.
+default_set_weights <- function(self, weights, call, input_dim = NULL) {
   m <- methods_of(self)
-  input_dim <- self$input_dim
-  if (!self$built) {
+  given <- !is.null(input_dim)
+  input_dim <- input_dim %||% self$input_dim
+  if (!self$built && !given) {
     first <- weights[[1L]]
     if (length(weights) == 0L || !is.numeric(first) || length(dim(first)) != 2L) {
       abort_gru(

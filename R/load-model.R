@@ -61,6 +61,7 @@ load_model <- function(filepath, custom_objects = NULL, compile = TRUE) {
     )
   }
   config <- legacy_model_config(file$model_config, file$keras_version)
+  config <- drop_custom_training_objects(config, filepath)
   check_loadable_config(config, custom_objects, filepath, call)
   model <- with_custom_objects(custom_objects, rlang::try_fetch(
     from_config(config),
@@ -187,6 +188,39 @@ check_custom_objects <- function(x, call) {
   invisible(x)
 }
 
+# Constraints and regularizers of classes gru does not have (a Python
+# file's own, such as rnnoise's WeightClip) act only in training: they are
+# dropped, with one message naming them, so the model loads and predicts.
+drop_custom_training_objects <- function(config, filepath) {
+  dropped <- character()
+  known <- c("MaxNorm", "NonNeg", "UnitNorm", "MinMaxNorm", "L1", "L2", "L1L2",
+             "max_norm", "non_neg", "unit_norm", "min_max_norm", "l1", "l2", "l1_l2")
+  walk <- function(x) {
+    if (!is.list(x)) return(x)
+    nms <- names(x)
+    for (k in seq_along(x)) {
+      v <- x[[k]]
+      key <- if (is.null(nms)) "" else nms[[k]]
+      if (grepl("_(constraint|regularizer)$", key) && is.list(v) &&
+          is.character(v$class_name) && !v$class_name %in% known) {
+        dropped <<- c(dropped, v$class_name)
+        x[k] <- list(NULL)
+      } else if (is.list(v)) {
+        x[[k]] <- walk(v)
+      }
+    }
+    x
+  }
+  config <- walk(config)
+  if (length(dropped)) {
+    cli::cli_inform(c(
+      "!" = "{.file {basename(filepath)}} uses constraint or regularizer class{?es} {.cls {unique(dropped)}}, which gru does not have; {?it is/they are} left out.",
+      "i" = "They act only in training: predictions are unchanged. Add your own constraint before training the model further."
+    ))
+  }
+  config
+}
+
 # Layer classes gru can build (its registered layer types) or the caller
 # supplies, checked before building so the error names the class and the
 # file.
@@ -285,7 +319,8 @@ compile_from_file <- function(model, training_config, filepath) {
   reason <- NULL
   optimizer <- NULL
   if (is.character(opt) && length(opt) == 1L) opt <- list(class_name = opt, config = list())
-  key <- tolower(opt$class_name %||% "")
+  # tf.keras 2.11+ writes its new optimizers as "Custom>Adam".
+  key <- tolower(sub("^Custom>", "", opt$class_name %||% ""))
   if (!key %in% names(optimizer_names)) {
     reason <- sprintf("its optimizer \"%s\" is not one gru has", opt$class_name %||% "none")
   } else if (!known_loss_names(loss)) {

@@ -617,7 +617,8 @@ functional_summary <- function(self) {
   }
   rows <- lapply(self$input_specs, function(s) {
     data.frame(layer = s$name, type = "InputLayer", output_shape = format_shape(s$shape),
-               params = 0L, trainable = TRUE, connected = "-", stringsAsFactors = FALSE)
+               params = 0L, trainable = TRUE, trainable_params = 0L, connected = "-",
+               stringsAsFactors = FALSE)
   })
   for (i in seq_along(self$layers)) {
     ks <- which(layer_of == i)
@@ -628,6 +629,7 @@ functional_summary <- function(self) {
       output_shape = format_shape(shapes[[ks[1L] + 1L]][[1L]]),
       params = if (layer_is_built(s)) layer_count_params(s, NULL) else NA_integer_,
       trainable = isTRUE(s$config$trainable),
+      trainable_params = if (layer_is_built(s)) layer_count_trainable_params(s) else NA_integer_,
       connected = paste(refs, collapse = ", "), stringsAsFactors = FALSE
     )
   }

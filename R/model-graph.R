@@ -57,9 +57,11 @@ array_shape <- function(x) dim(x) %||% c(1L, length(x))
 
 # Runs the graph on `inputs` (a list of arrays, one per model input, and
 # their masks). With `train = TRUE` each layer runs its training pass and
-# the result keeps its caches for graph_backward(). Returns list(values,
-# masks, caches, outputs, output_masks), values[[k + 1]] being node k's
-# outputs (values[[1]] the inputs).
+# the result keeps its caches for graph_backward(), and the layers' state
+# `updates` (list(self, values) each, in node order, as the layers return
+# them; a training step assigns them). Returns list(values, masks, caches,
+# updates, outputs, output_masks), values[[k + 1]] being node k's outputs
+# (values[[1]] the inputs).
 graph_forward <- function(graph, inputs, masks = NULL, training = NULL,
                           train = FALSE, model_name = "model",
                           call = rlang::caller_env()) {
@@ -69,6 +71,7 @@ graph_forward <- function(graph, inputs, masks = NULL, training = NULL,
   values[[1L]] <- inputs
   out_masks[[1L]] <- masks %||% vector("list", length(inputs))
   caches <- vector("list", n)
+  updates <- list()
   run <- if (train) layer_train_forward else layer_forward
   for (k in seq_len(n)) {
     node <- nodes[[k]]
@@ -101,10 +104,13 @@ graph_forward <- function(graph, inputs, masks = NULL, training = NULL,
     }
     values[[k + 1L]] <- outs
     out_masks[[k + 1L]] <- c(main_masks, vector("list", length(outs) - length(main_masks)))
-    if (train) caches[k] <- list(res$cache)
+    if (train) {
+      caches[k] <- list(res$cache)
+      updates <- c(updates, res$updates)
+    }
   }
   get <- function(r, from) from[[r[1L] + 1L]][[r[2L]]]
-  list(values = values, masks = out_masks, caches = caches,
+  list(values = values, masks = out_masks, caches = caches, updates = updates,
        outputs = lapply(graph$outputs, get, from = values),
        output_masks = lapply(graph$outputs, get, from = out_masks))
 }
@@ -379,9 +385,11 @@ model_log_names <- function(self, compiled) {
 # One training pass over a batch: forward (training mode, caching), the loss
 # (data loss plus regularization penalties), and, when `backward`, the
 # gradient of the loss for every weight in get_weights() order. Returns
-# list(loss, data_loss, logs, output, mask, targets, grads, info). `y` are
-# targets already shaped by as_target_array() (a list, one per output, for
-# several outputs); `compiled` holds the losses and their weights.
+# list(loss, data_loss, logs, output, mask, targets, grads, info, updates),
+# `updates` being the layers' state updates, for the training step to
+# assign. `y` are targets already shaped by as_target_array() (a list, one
+# per output, for several outputs); `compiled` holds the losses and their
+# weights.
 model_train_pass <- function(self, x, y, compiled, training = TRUE, backward = TRUE,
                              call = rlang::caller_env()) {
   check_model_has_layers(self, call)
@@ -398,7 +406,8 @@ model_train_pass <- function(self, x, y, compiled, training = TRUE, backward = T
   out <- list(loss = total, data_loss = ol$value,
               logs = output_logs(self, compiled, total, ol),
               output = ol$outputs[[1L]], mask = ol$masks[[1L]],
-              targets = ol$targets[[1L]], info = info, grads = NULL)
+              targets = ol$targets[[1L]], info = info, grads = NULL,
+              updates = run$updates)
   if (!backward) return(out)
   b <- graph_backward(graph, run, ol$grads, call = call)
   grads <- graph_layer_gradients(graph, self$layers, b$weights)

@@ -56,7 +56,7 @@ model_from_json <- function(json, custom_objects = NULL) {
     )
   }
   version <- check_keras_version(scalar_or_na(parsed$keras_version), what, call)
-  config <- legacy_model_config(model_dict(parsed), version)
+  config <- drop_custom_training_objects(legacy_model_config(model_dict(parsed), version), what)
   check_loadable_config(config, custom_objects, what, call)
   with_custom_objects(custom_objects, from_config(config))
 }

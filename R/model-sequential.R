@@ -124,6 +124,13 @@ model_add <- function(self, layer, call) {
     )
   }
   lself <- layer_self(layer)
+  if (methods_of(lself)$n_inputs == "many") {
+    abort_gru(
+      c("Layer {.val {layer$name}} merges several inputs, so it cannot be a layer of a sequential model.",
+        "i" = "Build a functional model: apply it to a list of symbolic tensors and call {.fn keras_model}."),
+      class = "gru_error_input", call = call
+    )
+  }
   if (methods_of(lself)$n_outputs(lself) > 1L) {
     abort_gru(
       c("Layer {.val {layer$name}} has several outputs, but each layer of a sequential model must have one.",
@@ -419,8 +426,11 @@ register_layer_type(new_layer_type(
 #'
 #' @param object A sequential model.
 #' @param ... Unused.
-#' @returns An object of class `gru_model_summary` (a data frame of the
-#'   layers with attributes for the totals), printed as the table.
+#' @returns An object of class `gru_model_summary`, printed as the table: a
+#'   data frame with a row per layer (`layer`, `type`, `output_shape`,
+#'   `params`, `trainable` and `trainable_params`, the parameters training
+#'   updates: not the moving statistics of a batch normalization, none of a
+#'   layer that is not trainable).
 #' @family models
 #' @export
 #' @examples
@@ -444,12 +454,13 @@ summary.gru_model <- function(object, ...) {
       output_shape = if (is.null(shape)) "?" else format_shape(shape),
       params = if (layer_is_built(s)) layer_count_params(s, NULL) else NA_integer_,
       trainable = isTRUE(s$config$trainable),
+      trainable_params = if (layer_is_built(s)) layer_count_trainable_params(s) else NA_integer_,
       stringsAsFactors = FALSE
     )
   })
   df <- if (length(rows)) do.call(rbind, rows) else
     data.frame(layer = character(), type = character(), output_shape = character(),
-               params = integer(), trainable = logical())
+               params = integer(), trainable = logical(), trainable_params = integer())
   structure(df, class = c("gru_model_summary", "data.frame"),
             model_name = self$config$name)
 }
@@ -470,7 +481,7 @@ format.gru_model_summary <- function(x, ...) {
   }
   rule <- strrep("-", max(nchar(lines)))
   total <- sum(df$params, na.rm = TRUE)
-  trainable <- sum(df$params[df$trainable], na.rm = TRUE)
+  trainable <- sum(df$trainable_params, na.rm = TRUE)
   c(sprintf("Model: \"%s\"", attr(x, "model_name")), rule, lines[1L], rule,
     lines[-1L], rule,
     sprintf("Total params: %s", format(total, big.mark = ",")),

@@ -14,9 +14,7 @@ keras3_unsupported <- c(
   "layer_conv_1d", "layer_max_pooling_1d",
   "layer_average_pooling_1d", "layer_global_average_pooling_1d",
   "layer_global_max_pooling_1d",
-  "layer_concatenate", "layer_add", "layer_multiply", "layer_average",
-  "layer_subtract", "layer_maximum", "layer_minimum", "layer_dot",
-  "layer_layer_normalization", "layer_batch_normalization",
+  "layer_dot",
   "layer_alpha_dropout", "layer_activity_regularization", "layer_lambda",
   "layer_conv_2d", "layer_conv_3d", "layer_conv_1d_transpose",
   "layer_separable_conv_1d", "layer_depthwise_conv_1d",
@@ -130,43 +128,7 @@ layer_global_max_pooling_1d <- unsupported_stub("layer_global_max_pooling_1d")
 
 #' @rdname keras3_unsupported
 #' @export
-layer_concatenate <- unsupported_stub("layer_concatenate")
-
-#' @rdname keras3_unsupported
-#' @export
-layer_add <- unsupported_stub("layer_add")
-
-#' @rdname keras3_unsupported
-#' @export
-layer_multiply <- unsupported_stub("layer_multiply")
-
-#' @rdname keras3_unsupported
-#' @export
-layer_average <- unsupported_stub("layer_average")
-
-#' @rdname keras3_unsupported
-#' @export
-layer_subtract <- unsupported_stub("layer_subtract")
-
-#' @rdname keras3_unsupported
-#' @export
-layer_maximum <- unsupported_stub("layer_maximum")
-
-#' @rdname keras3_unsupported
-#' @export
-layer_minimum <- unsupported_stub("layer_minimum")
-
-#' @rdname keras3_unsupported
-#' @export
 layer_dot <- unsupported_stub("layer_dot")
-
-#' @rdname keras3_unsupported
-#' @export
-layer_layer_normalization <- unsupported_stub("layer_layer_normalization")
-
-#' @rdname keras3_unsupported
-#' @export
-layer_batch_normalization <- unsupported_stub("layer_batch_normalization")
 
 #' @rdname keras3_unsupported
 #' @export
