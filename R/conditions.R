@@ -29,6 +29,9 @@
 #                                 loss during training (with _nonfinite)
 #   gru_error_unknown_name        an optimizer, loss, metric or callback
 #                                 name gru does not know (with _input)
+#   gru_error_unsupported         a keras3 function or option gru does not
+#                                 have (R/unsupported.R's stubs,
+#                                 layer_conv_1d(data_format = "channels_first"))
 #
 # Messages use cli markup, name the argument and the offending value, and end
 # with an "i" bullet saying what to do.

@@ -318,11 +318,13 @@ layer_set_weights <- function(self, weights, call) {
   methods_of(self)$set_weights(self, weights, call = call)
 }
 
-# set_weights() of a layer that owns its weights (not a container).
-default_set_weights <- function(self, weights, call) {
+# set_weights() of a layer that owns its weights (not a container). An
+# unbuilt layer takes its input size from the kernel's rows, or from
+# `input_dim` when its type reads it from another axis (conv1d).
+default_set_weights <- function(self, weights, call, input_dim = NULL) {
   m <- methods_of(self)
-  input_dim <- self$input_dim
-  if (!self$built) {
+  input_dim <- if (self$built) self$input_dim else input_dim
+  if (!self$built && is.null(input_dim)) {
     first <- weights[[1L]]
     if (length(weights) == 0L || !is.numeric(first) || length(dim(first)) != 2L) {
       abort_gru(

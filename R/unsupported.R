@@ -11,9 +11,7 @@ keras3_unsupported <- c(
   "layer_conv_lstm_1d", "layer_conv_lstm_2d", "layer_conv_lstm_3d",
   "layer_cudnn_lstm",
   # layers of issue 18, and others keras3 has
-  "layer_time_distributed", "layer_conv_1d", "layer_max_pooling_1d",
-  "layer_average_pooling_1d", "layer_global_average_pooling_1d",
-  "layer_global_max_pooling_1d", "layer_flatten", "layer_reshape",
+  "layer_time_distributed", "layer_flatten", "layer_reshape",
   "layer_permute", "layer_repeat_vector", "layer_activation",
   "layer_concatenate", "layer_add", "layer_multiply", "layer_average",
   "layer_subtract", "layer_maximum", "layer_minimum", "layer_dot",
@@ -113,26 +111,6 @@ layer_cudnn_lstm <- unsupported_stub("layer_cudnn_lstm")
 #' @rdname keras3_unsupported
 #' @export
 layer_time_distributed <- unsupported_stub("layer_time_distributed")
-
-#' @rdname keras3_unsupported
-#' @export
-layer_conv_1d <- unsupported_stub("layer_conv_1d")
-
-#' @rdname keras3_unsupported
-#' @export
-layer_max_pooling_1d <- unsupported_stub("layer_max_pooling_1d")
-
-#' @rdname keras3_unsupported
-#' @export
-layer_average_pooling_1d <- unsupported_stub("layer_average_pooling_1d")
-
-#' @rdname keras3_unsupported
-#' @export
-layer_global_average_pooling_1d <- unsupported_stub("layer_global_average_pooling_1d")
-
-#' @rdname keras3_unsupported
-#' @export
-layer_global_max_pooling_1d <- unsupported_stub("layer_global_max_pooling_1d")
 
 #' @rdname keras3_unsupported
 #' @export
