@@ -118,13 +118,13 @@ void scatter_channel(const Conv1dSpec& s, const T* dxc, int c, T* dx) {
   }
 }
 
-// dst[j] = src[j], widened to R's doubles.
+// dst[j] = src[j] + b, widened to R's doubles.
 template <typename T>
-void store(const T* src, long n, double* dst) {
+void store(const T* src, T b, long n, double* dst) {
 #ifdef _OPENMP
 #pragma omp simd
 #endif
-  for (long j = 0; j < n; ++j) dst[j] = static_cast<double>(src[j]);
+  for (long j = 0; j < n; ++j) dst[j] = static_cast<double>(src[j] + b);
 }
 
 }  // namespace
@@ -207,12 +207,14 @@ void conv1d_forward(const Conv1dSpec& s, const double* x, const T* kernel, const
           const T b = bias != nullptr ? bias[f] : T(0);
           T* row = c.data() + static_cast<long>(f) * n;
           const long at = static_cast<long>(f) * M + i0;
-          if (bias != nullptr) {
-            for (long j = 0; j < n; ++j) row[j] += b;
+          if (pre == nullptr && activation == Activation::kLinear) {
+            store(row, b, n, out + at);  // the common inference case: one pass
+            continue;
           }
-          if (pre != nullptr) store(row, n, pre + at);
+          for (long j = 0; j < n; ++j) row[j] += b;
+          if (pre != nullptr) store(row, T(0), n, pre + at);
           if (activation != Activation::kLinear) activate<T>(activation, row, n);
-          store(row, n, out + at);
+          store(row, T(0), n, out + at);
         }
       });
     }
