@@ -19,6 +19,10 @@ NULL
 #' (from [layer_embedding()] with `mask_zero = TRUE` or [layer_masking()])
 #' stops here, and the layers after it see none.
 #'
+#' @section Call arguments:
+#' `layer(inputs)`: `inputs` a numeric `(batch, steps, channels)` array.
+#' `mask` is accepted and dropped; `training` changes nothing.
+#'
 #' @inheritParams layer_dense
 #' @param filters Positive integer, the number of output channels.
 #' @param kernel_size Positive integer (or a list of one), the window length.

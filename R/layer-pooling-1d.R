@@ -13,6 +13,10 @@ NULL
 #'
 #' As in Keras 3 these layers do not support masking: a mask stops here.
 #'
+#' @section Call arguments:
+#' `layer(inputs)`: `inputs` a numeric 3-D array in `data_format`'s order.
+#' `mask` is accepted and dropped; `training` changes nothing.
+#'
 #' @inheritParams layer_dense
 #' @param pool_size Positive integer (or a list of one), the window length.
 #' @param strides `NULL` (the default: `pool_size`) or a positive integer,
@@ -259,6 +263,11 @@ register_layer_type(pooling_type("average_pooling1d", "AveragePooling1D",
 #' in Keras); global max pooling ignores the mask. Neither passes a mask on.
 #' In training, global max pooling shares the gradient equally among steps
 #' that tie for the maximum (as TensorFlow's and JAX's max reductions do).
+#'
+#' @section Call arguments:
+#' `layer(inputs, mask = NULL)`: `inputs` a numeric 3-D array in
+#' `data_format`'s order; `mask` `NULL` or a `(batch, steps)` logical matrix
+#' (read by global average pooling only). `training` changes nothing.
 #'
 #' @inheritParams layer_max_pooling_1d
 #' @param keepdims Whether to keep the step axis (of size 1).
