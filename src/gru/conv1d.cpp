@@ -55,18 +55,20 @@ void gather_row(const Conv1dSpec& s, const double* x, int r, long i0, long n, lo
     // Valid positions, relative to i0: 0 <= i0 + j + shift < B L, j < n.
     const long lo = std::min(std::max(-shift - i0, 0L), n);
     const long hi = std::max(std::min(static_cast<long>(B) * L - shift - i0, n), lo);
-    const double* src = xc + shift + i0;
     for (long q = 0; q < nruns; ++q) {
       const long j0 = q * run;
       const long a = std::min(std::max(lo - j0, 0L), run);
       const long e = std::min(std::max(hi - j0, a), run);
       T* d = dst + q * stride;
-      const double* sq = src + j0;
       for (long j = 0; j < a; ++j) d[j] = T(0);
+      if (e > a) {  // x's elements for positions j0 + [a, e): all inside x
+        const double* src = xc + (shift + i0 + j0 + a);
+        T* da = d + a;
 #ifdef _OPENMP
 #pragma omp simd
 #endif
-      for (long j = a; j < e; ++j) d[j] = static_cast<T>(sq[j]);
+        for (long j = 0; j < e - a; ++j) da[j] = static_cast<T>(src[j]);
+      }
       for (long j = e; j < run; ++j) d[j] = T(0);
     }
     return;
@@ -101,11 +103,13 @@ void scatter_channel(const Conv1dSpec& s, const T* dxc, int c, T* dx) {
       const long shift = static_cast<long>(B) * offset;
       const long lo = std::min(std::max(0L, -shift), M);
       const long hi = std::max(std::min(M, static_cast<long>(B) * L - shift), lo);
-      T* d = out + shift;
+      if (hi <= lo) continue;
+      T* d = out + (shift + lo);
+      const T* src = row + lo;
 #ifdef _OPENMP
 #pragma omp simd
 #endif
-      for (long i = lo; i < hi; ++i) d[i] += row[i];
+      for (long i = 0; i < hi - lo; ++i) d[i] += src[i];
       continue;
     }
     for (long o = 0; o < s.out_steps; ++o) {
