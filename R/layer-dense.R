@@ -47,22 +47,13 @@ layer_dense <- function(object, units, activation = NULL, use_bias = TRUE,
   }
   units <- check_positive_whole(units, call = call)
   check_bool(use_bias, call = call)
-  act <- if (identical(activation, "softmax")) list(name = "softmax") else
-    resolve_activation(activation, call = call)
   config <- c(
     standard_config("dense", dots, call),
-    list(
-      units = units,
-      activation = if (is.function(activation)) activation else act$name,
-      use_bias = use_bias,
-      kernel_initializer = resolve_initializer(kernel_initializer, call = call),
-      bias_initializer = resolve_initializer(bias_initializer, call = call),
-      kernel_regularizer = resolve_regularizer(kernel_regularizer, call = call),
-      bias_regularizer = resolve_regularizer(bias_regularizer, call = call),
-      activity_regularizer = resolve_regularizer(activity_regularizer, call = call),
-      kernel_constraint = resolve_constraint(kernel_constraint, call = call),
-      bias_constraint = resolve_constraint(bias_constraint, call = call)
-    )
+    list(units = units, activation = check_dense_activation(activation, call),
+         use_bias = use_bias),
+    kernel_bias_config(kernel_initializer, bias_initializer, kernel_regularizer,
+                       bias_regularizer, activity_regularizer,
+                       kernel_constraint, bias_constraint, call)
   )
   layer <- new_simple_layer("dense", config, dots, call)
   if (missing(object)) return(layer)
@@ -71,6 +62,33 @@ layer_dense <- function(object, units, activation = NULL, use_bias = TRUE,
 
 dense_dots <- c("name", "trainable", "dtype", "input_shape", "batch_size",
                 "batch_input_shape", "input_dim", "weights")
+
+# The activation as the config keeps it: a name (a gru_activations() name
+# or "softmax", over the last axis) or an R function.
+check_dense_activation <- function(activation, call) {
+  if (is.function(activation) || identical(activation, "softmax")) {
+    return(activation)
+  }
+  resolve_activation(activation, call = call)$name
+}
+
+# The config entries of a layer with a kernel and a bias (dense, conv1d),
+# in Keras' order.
+kernel_bias_config <- function(kernel_initializer, bias_initializer,
+                               kernel_regularizer, bias_regularizer,
+                               activity_regularizer, kernel_constraint,
+                               bias_constraint, call) {
+  list(
+    kernel_initializer = resolve_initializer(kernel_initializer, call = call),
+    bias_initializer = resolve_initializer(bias_initializer, call = call),
+    kernel_regularizer = resolve_regularizer(kernel_regularizer, call = call),
+    bias_regularizer = resolve_regularizer(bias_regularizer, call = call),
+    activity_regularizer = resolve_regularizer(activity_regularizer,
+                                               call = call),
+    kernel_constraint = resolve_constraint(kernel_constraint, call = call),
+    bias_constraint = resolve_constraint(bias_constraint, call = call)
+  )
+}
 
 # name, trainable, dtype (and batch_input_shape when given) from `...`.
 standard_config <- function(prefix, dots, call) {
@@ -137,9 +155,11 @@ dense_weight_shapes <- function(self, input_dim) {
   lapply(shapes, as.integer)
 }
 
+# Creates the kernel and bias its type's weight_shapes() gives for
+# `input_dim` (dense, conv1d) with the kernel_initializer / bias_initializer.
 dense_build <- function(self, input_dim) {
   cfg <- self$config
-  shapes <- dense_weight_shapes(self, input_dim)
+  shapes <- methods_of(self)$weight_shapes(self, input_dim)
   inits <- list(kernel = cfg$kernel_initializer, bias = cfg$bias_initializer)
   self$weights <- Map(function(shape, nm) initialize_weight(inits[[nm]], shape),
                       shapes, names(shapes))
@@ -242,9 +262,8 @@ dense_train_forward <- function(self, inputs, mask = NULL,
 
 dense_backward <- function(self, cache, grad_output, need_inputs = TRUE,
                                          call = rlang::caller_env()) {
-  act <- self$config$activation
   g <- matrix(as.numeric(grad_output), ncol = self$config$units)
-  dz <- activation_gradient(act, g, cache$z, cache$y)
+  dz <- activation_gradient(self$config$activation, g, cache$z, cache$y)
   weights <- list(kernel = crossprod(cache$x, dz))
   if (!is.null(self$weights$bias)) weights$bias <- colSums(dz)
   d <- cache$dim

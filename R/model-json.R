@@ -68,6 +68,7 @@ load_model_hdf5 <- function(filepath, custom_objects = NULL, compile = TRUE) {
 }
 
 #' @rdname load_model_weights
+#' @param object keras 2's name for `model` (in `load_model_weights_hdf5()`).
 #' @param reshape Not supported; must be `FALSE`.
 #' @export
 load_model_weights_hdf5 <- function(object, filepath, by_name = FALSE,

@@ -11,9 +11,6 @@ keras3_unsupported <- c(
   "layer_conv_lstm_1d", "layer_conv_lstm_2d", "layer_conv_lstm_3d",
   "layer_cudnn_lstm",
   # layers of issue 18, and others keras3 has
-  "layer_conv_1d", "layer_max_pooling_1d",
-  "layer_average_pooling_1d", "layer_global_average_pooling_1d",
-  "layer_global_max_pooling_1d",
   "layer_dot",
   "layer_alpha_dropout", "layer_activity_regularization", "layer_lambda",
   "layer_conv_2d", "layer_conv_3d", "layer_conv_1d_transpose",
@@ -108,23 +105,7 @@ layer_cudnn_lstm <- unsupported_stub("layer_cudnn_lstm")
 
 #' @rdname keras3_unsupported
 #' @export
-layer_conv_1d <- unsupported_stub("layer_conv_1d")
 
-#' @rdname keras3_unsupported
-#' @export
-layer_max_pooling_1d <- unsupported_stub("layer_max_pooling_1d")
-
-#' @rdname keras3_unsupported
-#' @export
-layer_average_pooling_1d <- unsupported_stub("layer_average_pooling_1d")
-
-#' @rdname keras3_unsupported
-#' @export
-layer_global_average_pooling_1d <- unsupported_stub("layer_global_average_pooling_1d")
-
-#' @rdname keras3_unsupported
-#' @export
-layer_global_max_pooling_1d <- unsupported_stub("layer_global_max_pooling_1d")
 
 #' @rdname keras3_unsupported
 #' @export

@@ -11,6 +11,70 @@ Rcpp::Rostream<true>&  Rcpp::Rcout = Rcpp::Rcpp_cout_get();
 Rcpp::Rostream<false>& Rcpp::Rcerr = Rcpp::Rcpp_cerr_get();
 #endif
 
+// cpp_conv1d_forward
+SEXP cpp_conv1d_forward(SEXP x, Rcpp::IntegerVector spec, SEXP kernel, SEXP bias, int activation, bool keep_pre, int threads, bool float64);
+RcppExport SEXP _gru_cpp_conv1d_forward(SEXP xSEXP, SEXP specSEXP, SEXP kernelSEXP, SEXP biasSEXP, SEXP activationSEXP, SEXP keep_preSEXP, SEXP threadsSEXP, SEXP float64SEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type x(xSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type spec(specSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type kernel(kernelSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type bias(biasSEXP);
+    Rcpp::traits::input_parameter< int >::type activation(activationSEXP);
+    Rcpp::traits::input_parameter< bool >::type keep_pre(keep_preSEXP);
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    Rcpp::traits::input_parameter< bool >::type float64(float64SEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_conv1d_forward(x, spec, kernel, bias, activation, keep_pre, threads, float64));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_conv1d_backward
+Rcpp::List cpp_conv1d_backward(SEXP x, Rcpp::IntegerVector spec, SEXP kernel, SEXP grad, bool need_inputs, bool use_bias, int threads, bool float64);
+RcppExport SEXP _gru_cpp_conv1d_backward(SEXP xSEXP, SEXP specSEXP, SEXP kernelSEXP, SEXP gradSEXP, SEXP need_inputsSEXP, SEXP use_biasSEXP, SEXP threadsSEXP, SEXP float64SEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type x(xSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type spec(specSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type kernel(kernelSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type grad(gradSEXP);
+    Rcpp::traits::input_parameter< bool >::type need_inputs(need_inputsSEXP);
+    Rcpp::traits::input_parameter< bool >::type use_bias(use_biasSEXP);
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    Rcpp::traits::input_parameter< bool >::type float64(float64SEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_conv1d_backward(x, spec, kernel, grad, need_inputs, use_bias, threads, float64));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_gemm_bench
+Rcpp::List cpp_gemm_bench(Rcpp::NumericMatrix a, Rcpp::NumericMatrix b, int reps, int threads, bool float64);
+RcppExport SEXP _gru_cpp_gemm_bench(SEXP aSEXP, SEXP bSEXP, SEXP repsSEXP, SEXP threadsSEXP, SEXP float64SEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type a(aSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericMatrix >::type b(bSEXP);
+    Rcpp::traits::input_parameter< int >::type reps(repsSEXP);
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    Rcpp::traits::input_parameter< bool >::type float64(float64SEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_gemm_bench(a, b, reps, threads, float64));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_conv1d_bench
+Rcpp::NumericVector cpp_conv1d_bench(SEXP x, Rcpp::IntegerVector spec, SEXP kernel, SEXP bias, int reps, int threads, bool float64);
+RcppExport SEXP _gru_cpp_conv1d_bench(SEXP xSEXP, SEXP specSEXP, SEXP kernelSEXP, SEXP biasSEXP, SEXP repsSEXP, SEXP threadsSEXP, SEXP float64SEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type x(xSEXP);
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type spec(specSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type kernel(kernelSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type bias(biasSEXP);
+    Rcpp::traits::input_parameter< int >::type reps(repsSEXP);
+    Rcpp::traits::input_parameter< int >::type threads(threadsSEXP);
+    Rcpp::traits::input_parameter< bool >::type float64(float64SEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_conv1d_bench(x, spec, kernel, bias, reps, threads, float64));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_gru_forward
 Rcpp::List cpp_gru_forward(SEXP x, Rcpp::IntegerVector dims, SEXP kernel, SEXP recurrent_kernel, SEXP input_bias, SEXP recurrent_bias, SEXP mask, SEXP initial_state, SEXP dropout_mask, SEXP recurrent_dropout_mask, Rcpp::List options, bool float64, bool gpu, SEXP packed);
 RcppExport SEXP _gru_cpp_gru_forward(SEXP xSEXP, SEXP dimsSEXP, SEXP kernelSEXP, SEXP recurrent_kernelSEXP, SEXP input_biasSEXP, SEXP recurrent_biasSEXP, SEXP maskSEXP, SEXP initial_stateSEXP, SEXP dropout_maskSEXP, SEXP recurrent_dropout_maskSEXP, SEXP optionsSEXP, SEXP float64SEXP, SEXP gpuSEXP, SEXP packedSEXP) {
@@ -208,6 +272,10 @@ END_RCPP
 }
 
 static const R_CallMethodDef CallEntries[] = {
+    {"_gru_cpp_conv1d_forward", (DL_FUNC) &_gru_cpp_conv1d_forward, 8},
+    {"_gru_cpp_conv1d_backward", (DL_FUNC) &_gru_cpp_conv1d_backward, 8},
+    {"_gru_cpp_gemm_bench", (DL_FUNC) &_gru_cpp_gemm_bench, 5},
+    {"_gru_cpp_conv1d_bench", (DL_FUNC) &_gru_cpp_conv1d_bench, 7},
     {"_gru_cpp_gru_forward", (DL_FUNC) &_gru_cpp_gru_forward, 14},
     {"_gru_cpp_last_interrupted_step", (DL_FUNC) &_gru_cpp_last_interrupted_step, 0},
     {"_gru_cpp_packed_new", (DL_FUNC) &_gru_cpp_packed_new, 0},

@@ -47,20 +47,6 @@ T* scratch(size_t n, int which) {
   return buf[which].data();
 }
 
-// Runs f, keeping the first exception for the caller to rethrow after the
-// parallel region (an exception must not leave an OpenMP region).
-template <typename F>
-void keep_error(std::exception_ptr* err, F f) {
-  try {
-    f();
-  } catch (...) {
-#ifdef _OPENMP
-#pragma omp critical(gru_gemm_err)
-#endif
-    if (!*err) *err = std::current_exception();
-  }
-}
-
 // A barrier of the enclosing team (orphaned: binds to the caller's region).
 inline void team_barrier() {
 #ifdef _OPENMP

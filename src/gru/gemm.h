@@ -13,12 +13,27 @@
 #ifndef GRU_GEMM_H
 #define GRU_GEMM_H
 
+#include <exception>
 #include <vector>
 
 #include "kernels.h"
 
 namespace gru {
 namespace detail {
+
+// Runs f, keeping the first exception for the caller to rethrow after the
+// parallel region (an exception must not leave an OpenMP region).
+template <typename F>
+void keep_error(std::exception_ptr* err, F f) {
+  try {
+    f();
+  } catch (...) {
+#ifdef _OPENMP
+#pragma omp critical(gru_gemm_err)
+#endif
+    if (!*err) *err = std::current_exception();
+  }
+}
 
 // Element (i, j) at p[i * rs + j * cs].
 template <typename T>
