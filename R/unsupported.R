@@ -35,7 +35,7 @@ keras3_unsupported <- c(
   "callback_terminate_on_nan", "callback_backup_and_restore",
   "callback_remote_monitor",
   # saving and the Python side
-  "save_model_tf", "load_model_tf", "export_savedmodel", "serialize_model",
+  "save_model_tf", "load_model_tf", "save_model_hdf5", "save_model_weights_hdf5", "export_savedmodel", "serialize_model",
   "unserialize_model", "use_backend", "config_backend", "install_keras",
   "is_keras_available", "text_tokenizer", "fit_generator",
   "evaluate_generator", "predict_generator", "image_dataset_from_directory",
@@ -394,3 +394,11 @@ split_dataset <- unsupported_stub("split_dataset")
 #' @rdname keras3_unsupported
 #' @export
 plot_model <- unsupported_stub("plot_model")
+
+#' @rdname keras3_unsupported
+#' @export
+save_model_hdf5 <- unsupported_stub("save_model_hdf5")
+
+#' @rdname keras3_unsupported
+#' @export
+save_model_weights_hdf5 <- unsupported_stub("save_model_weights_hdf5")
