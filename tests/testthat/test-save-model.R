@@ -71,3 +71,41 @@ test_that("functional models, compile settings and weights files round-trip", {
   expect_error(save_model_weights(model, h5), class = "gru_error_file")
   expect_error(save_model_weights(model, tempfile(fileext = ".h5")), class = "gru_error_input")
 })
+
+test_that("every layer type gru has round-trips through a .keras file", {
+  skip_if_no_keras_file_deps()
+  set.seed(22)
+  tok <- keras_input(c(12), name = "tokens", dtype = "int32")
+  seq_in <- keras_input(c(12, 4), name = "series")
+  e <- layer_embedding(tok, input_dim = 20, output_dim = 6, mask_zero = FALSE)
+  c1 <- e |> layer_conv_1d(8, 3, padding = "same", activation = "relu") |>
+    layer_max_pooling_1d(2) |>
+    layer_batch_normalization() |>
+    layer_spatial_dropout_1d(0.1) |>
+    bidirectional(layer_gru(units = 4, return_sequences = TRUE))
+  c2 <- seq_in |> layer_masking() |>
+    layer_gru(8, return_sequences = TRUE) |>
+    layer_average_pooling_1d(2) |>
+    layer_layer_normalization() |>
+    layer_gaussian_noise(0.1) |>
+    layer_time_distributed(layer = layer_dense(units = 8))
+  merged <- list(c1, c2) |> layer_concatenate()
+  summed <- list(layer_dense(merged, 8), layer_dense(merged, 8)) |> layer_add()
+  rnn <- summed |> layer_rnn(cell = list(rnn_cell_gru(4), rnn_cell_gru(3)), return_sequences = TRUE)
+  out1 <- rnn |> layer_global_average_pooling_1d() |> layer_dense(2, activation = "softmax")
+  out2 <- summed |> layer_flatten() |> layer_reshape(c(6, 8)) |> layer_permute(c(2, 1)) |>
+    layer_global_max_pooling_1d() |> layer_repeat_vector(2) |> layer_activation("tanh") |>
+    layer_gaussian_dropout(0.1) |> layer_dropout(0.1) |> layer_flatten()
+  model <- keras_model(list(tok, seq_in), list(out1, out2), name = "everything")
+  x <- list(matrix(sample(0:19, 3 * 12, TRUE), 3), array(runif(3 * 12 * 4), c(3, 12, 4)))
+  # batch normalization's moving statistics move away from their start
+  compile(model, loss = "mse")
+  fit(model, x, list(matrix(runif(6), 3), matrix(runif(3 * 12), 3)), epochs = 1, verbose = 0)
+  path <- tempfile(fileext = ".keras")
+  save_model(model, path)
+  copy <- load_model(path)
+  expect_identical(get_config(copy), get_config(model))
+  expect_equal(predict(copy, x), predict(model, x), tolerance = 1e-6)
+  w <- get_weights(model)
+  expect_equal(get_weights(copy), w, tolerance = 1e-7)
+})
