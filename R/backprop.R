@@ -9,7 +9,8 @@
 layer_train_forward <- function(layer, inputs, mask = NULL, training = TRUE,
                                 initial_state = NULL, call = rlang::caller_env()) {
   self <- layer_self(layer)
-  check_format_version(self, call = call)
+  check_self(self, call = call)
+  check_training(training, call = call)
   methods_of(self)$train_forward(self, inputs, mask = mask, training = training, initial_state = initial_state,
     call = call)
 }

@@ -13,6 +13,18 @@ check_bool <- function(x, arg = rlang::caller_arg(x), call = rlang::caller_env()
   invisible(x)
 }
 
+# A layer call's `training`: NULL, TRUE or FALSE.
+check_training <- function(training, call = rlang::caller_env()) {
+  if (is.null(training) || is.logical(training) && length(training) == 1L && !is.na(training)) {
+    return(invisible(training))
+  }
+  abort_gru(
+    c("{.arg training} must be `NULL`, `TRUE` or `FALSE`, not {.obj_type_friendly {training}}.",
+      "i" = "`TRUE` applies dropout; `NULL` and `FALSE` do not."),
+    class = "gru_error_input", call = call
+  )
+}
+
 check_positive_whole <- function(x, arg = rlang::caller_arg(x),
                                  call = rlang::caller_env()) {
   ok <- is.numeric(x) && length(x) == 1L && !is.na(x) && is.finite(x) &&

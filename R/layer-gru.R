@@ -440,16 +440,8 @@ gru_prepare_call <- function(self, inputs, mask = NULL, training = NULL,
   plan <- gru_engine_plan(self, cfg)
   if (plan$stateful) check_stateful_batch(self, b, cfg$name, call)
   if (!is.null(mask)) mask <- check_mask(mask, b, n_steps, call = call)
-  if (is.null(training)) {
-    training <- FALSE
-  } else if (is.logical(training) && length(training) == 1L) {
-    training <- isTRUE(training)
-  } else {
-    abort_gru(
-      c("{.arg training} must be `NULL`, `TRUE` or `FALSE`, not {.obj_type_friendly {training}}."),
-      class = "gru_error_input", call = call
-    )
-  }
+  check_training(training, call = call)
+  training <- isTRUE(training)
   h0 <- NULL
   if (!is.null(initial_state)) {
     if (is.list(initial_state) && !is.data.frame(initial_state)) {

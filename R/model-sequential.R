@@ -10,7 +10,7 @@ NULL
 #                 and stateful state)
 #   input_shape   the batch input shape c(batch, ...) with NA for unknown
 #                 entries, or NULL until known
-#   format_version  see check_format_version()
+#   format_version  see check_self_format() (R/layer.R)
 #
 # `model |> layer_*()` appends through compose_layer.gru_model(). The forward
 # pass is one internal function, model_forward(), that returns every layer's
@@ -109,7 +109,7 @@ compose_layer.gru_model <- function(object, layer, call = rlang::caller_env()) {
 # Appends a layer after checking it is a single-output layer whose input
 # fits the current output, and builds it when that shape is known.
 model_add <- function(self, layer, call) {
-  check_format_version(self, call = call)
+  check_self(self, call = call)
   if (is_cell(layer)) {
     abort_gru(
       c("Cell {.val {layer$name}} cannot be added to a model: a model holds layers.",
@@ -464,7 +464,7 @@ print.gru_model_summary <- function(x, ...) {
 
 #' @export
 format.gru_model <- function(x, ...) {
-  check_format_version(model_self(x))
+  check_self(model_self(x))
   format(summary(x))
 }
 

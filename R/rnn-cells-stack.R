@@ -118,9 +118,11 @@ stack_step <- function(self, inputs, states = NULL, training = NULL,
   }
   x <- inputs
   new_states <- vector("list", length(cells))
+  # check_self() of the stack has checked its cells.
   for (i in seq_along(cells)) {
-    res <- call_cell(layer_self(cells[[i]]), x, states = states[[i]],
-                     training = training, call = call)
+    cs <- layer_self(cells[[i]])
+    res <- methods_of(cs)$step(cs, x, states = states[[i]], training = training,
+                               call = call)
     x <- res[[1L]]
     new_states[[i]] <- res[[2L]][[1L]]
   }
