@@ -51,10 +51,14 @@ model_weight_info <- function(self) {
     if (!isTRUE(s$built) || length(s$weights) == 0L) return(list())
     regs <- methods_of(s)$regularized(s)
     cons <- layer_constraints(s)
+    con_keys <- methods_of(s)$constrained(s)
     lapply(names(s$weights), function(nm) {
       list(self = s, name = nm, key = paste0(s$config$name, "/", nm),
            regularizer = if (nm %in% names(regs)) s$config[[regs[[nm]]]],
-           constraint = cons[[nm]], trainable = trainable)
+           regularizer_key = if (nm %in% names(regs)) regs[[nm]],
+           constraint = cons[[nm]],
+           constraint_key = if (nm %in% names(con_keys)) con_keys[[nm]],
+           trainable = trainable)
     })
   }
   model_trainable <- !isFALSE(self$config$trainable)
@@ -62,15 +66,25 @@ model_weight_info <- function(self) {
 }
 
 # The regularization penalty and its gradient for each weight (NULL where
-# the weight has no regularizer).
-regularization_terms <- function(info) {
+# the weight has no regularizer). A regularizer given as an R function has
+# no gradient gru can compute.
+regularization_terms <- function(info, call = NULL) {
   total <- 0
   grads <- vector("list", length(info))
   for (i in seq_along(info)) {
     reg <- info[[i]]$regularizer
     if (is.null(reg)) next
+    layer <- info[[i]]$self$config$name
+    if (is.function(reg)) {
+      abort_gru(
+        c("Layer {.val {layer}} has an R function as {.arg {info[[i]]$regularizer_key}}, so it cannot be trained: gru has no gradient for it.",
+          "i" = "Use {.fn regularizer_l1}, {.fn regularizer_l2} or {.fn regularizer_l1_l2}; an R function works for {.code layer$losses} only."),
+        class = "gru_error_fit", call = call
+      )
+    }
     w <- info[[i]]$self$weights[[info[[i]]$name]]
-    total <- total + regularization_penalty(reg, w)
+    total <- total + regularization_penalty(reg, w, arg = info[[i]]$regularizer_key,
+                                            layer = layer, call = call)
     l1 <- reg$config$l1 %||% 0
     l2 <- reg$config$l2 %||% 0
     grads[[i]] <- l1 * sign(w) + 2 * l2 * w
@@ -91,7 +105,9 @@ model_apply_gradients <- function(self, info, grads) {
   new <- Map(function(w, old, i) {
     w <- array(w, dim(old) %||% length(old))
     if (!is.null(i$constraint)) {
-      w <- array(apply_constraint(i$constraint, w), dim(old) %||% length(old))
+      w <- array(constrain_weight(i$constraint, w, arg = i$constraint_key,
+                                  layer = i$self$config$name),
+                 dim(old) %||% length(old))
     }
     if (is.null(dim(old))) as.numeric(w) else w
   }, res$weights, weights, info[idx])

@@ -275,7 +275,7 @@ rnn_from_config <- function(config, call) {
   args <- config_args(config, layer_rnn, extra = c(rnn_dots, "dtype"),
                       class_name = "RNN", call = call)
   args$dtype <- NULL
-  args$cell <- from_config(args$cell)
+  args$cell <- nested_from_config(args$cell, "cell", call = call)
   do.call(layer_rnn, args)
 }
 

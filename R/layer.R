@@ -107,7 +107,7 @@ abort_call_arguments <- function(inputs_missing, dots, kind, named, call) {
   if (any(nzchar(nms))) {
     unknown <- nms[nzchar(nms)]
     abort_gru(
-      c("Unknown argument{?s} {.arg {unknown}} in a {kind} call.",
+      c(paste0("Unknown argument{?s} {.arg {unknown}} in a call of a ", kind, "."),
         "i" = paste0("A ", kind, " takes {.arg inputs} and {.arg {named}}: ", usage, ".")),
       class = "gru_error_unknown_argument", call = call
     )
@@ -607,7 +607,9 @@ layer_losses <- function(self) {
   for (nm in names(regs)) {
     reg <- self$config[[regs[[nm]]]]
     if (!is.null(reg) && !is.null(self$weights[[nm]])) {
-      out[[length(out) + 1L]] <- regularization_penalty(reg, self$weights[[nm]])
+      out[[length(out) + 1L]] <- regularization_penalty(reg, self$weights[[nm]],
+                                                        arg = regs[[nm]],
+                                                        layer = self$config$name)
     }
   }
   out
@@ -636,10 +638,13 @@ layer_apply_constraints <- function(self) {
   }
   if (!self$built) return(invisible(self))
   cons <- layer_constraints(self)
+  keys <- methods_of(self)$constrained(self)
   for (nm in names(cons)) {
     if (!is.null(cons[[nm]])) {
       w <- self$weights[[nm]]
-      self$weights[[nm]] <- array(apply_constraint(cons[[nm]], w), dim = dim(w) %||% length(w))
+      self$weights[[nm]] <- array(constrain_weight(cons[[nm]], w, arg = keys[[nm]],
+                                                   layer = self$config$name),
+                                  dim = dim(w) %||% length(w))
     }
   }
   invisible(self)
@@ -664,8 +669,8 @@ default_set_weights <- function(self, weights, call) {
   m <- methods_of(self)
   input_dim <- self$input_dim
   if (!self$built) {
-    first <- weights[[1L]]
-    if (length(weights) == 0L || !is.numeric(first) || length(dim(first)) != 2L) {
+    first <- if (length(weights)) weights[[1L]]
+    if (!is.numeric(first) || length(dim(first)) != 2L) {
       abort_gru(
         c("Layer {.val {self$config$name}} is not built and its input size cannot be read from {.arg weights}.",
           "i" = "The first weight must be the kernel, a (input_dim, {ncol_of_kernel(self)}) matrix."),
@@ -693,24 +698,16 @@ default_set_weights <- function(self, weights, call) {
     want <- shapes[[i]]
     label <- names(shapes)[i]
     if (!is.numeric(w) || is.object(w) && !is.array(w)) {
-      abort_gru(
-        c("Weight {i} ({.field {label}}) must be a numeric array, not {.obj_type_friendly {w}}."),
-        class = "gru_error_weights", call = call
-      )
+      abort_weight(self, i, label, "must be a numeric array, not {.obj_type_friendly {w}}",
+                   call = call)
     }
     have <- if (is.null(dim(w))) length(w) else dim(w)
     if (!identical(as.integer(have), as.integer(want))) {
-      abort_gru(
-        c("Weight {i} ({.field {label}}) has shape ({paste(have, collapse = ', ')}), but ({paste(want, collapse = ', ')}) was expected.",
-          "i" = "{weight_layout_hint(self)}"),
-        class = "gru_error_weights", call = call
-      )
+      abort_weight(self, i, label, "has shape {format_shape(have)}, but {format_shape(want)} was expected",
+                   hint = weight_layout_hint(self), call = call)
     }
     if (anyNA(w) || any(!is.finite(w))) {
-      abort_gru(
-        c("Weight {i} ({.field {label}}) contains NA, NaN or Inf at {first_nonfinite(w)}."),
-        class = "gru_error_weights", call = call
-      )
+      abort_weight(self, i, label, "contains NA, NaN or Inf at {first_nonfinite(w)}", call = call)
     }
     out[[i]] <- array(as.numeric(w), dim = want)
   }
@@ -718,6 +715,51 @@ default_set_weights <- function(self, weights, call) {
   self$input_dim <- input_dim
   self$built <- TRUE
   invisible(self)
+}
+
+# A weight that set_weights() cannot take: weight `i` (`label`) of the
+# layer. The condition carries where it is (weight_index, at the level that
+# raised it; weight_leaf_index, weight_name and weight_layer, the layer that
+# owns it) and what is wrong (weight_problem, weight_hint), so that a
+# container or a model re-raises it with its own index
+# (reraise_weight_error()).
+abort_weight <- function(self, i, label, problem, hint = NULL, call,
+                         .envir = parent.frame()) {
+  problem <- cli::format_inline(problem, .envir = .envir)
+  signal_weight_error(
+    "Weight {i} ({.field {label}}) of layer {.val {layer}} {problem}.",
+    list(index = i, leaf_index = i, name = label, layer = self$config$name,
+         problem = problem, hint = hint), call
+  )
+}
+
+# A weight error of a sublayer (or a model's layer) whose weights start after
+# `offset` of the container's, re-raised by the container (`owner`, e.g.
+# 'layer "bi"' or 'model "m"') with its own index; any other error as it is.
+reraise_weight_error <- function(cnd, offset, owner, call) {
+  if (is.null(cnd$weight_index)) rlang::cnd_signal(cnd)
+  signal_weight_error(
+    "Weight {i} of {owner} is weight {leaf_index} ({.field {label}}) of layer {.val {layer}}: it {problem}.",
+    list(index = offset + cnd$weight_index, leaf_index = cnd$weight_leaf_index,
+         name = cnd$weight_name, layer = cnd$weight_layer, problem = cnd$weight_problem,
+         hint = cnd$weight_hint),
+    call, owner = owner
+  )
+}
+
+signal_weight_error <- function(message, w, call, owner = NULL) {
+  i <- w$index
+  leaf_index <- w$leaf_index
+  label <- w$name
+  layer <- w$layer
+  problem <- w$problem
+  hint <- w$hint
+  abort_gru(
+    c(message, "i" = if (!is.null(hint)) "{hint}"),
+    class = "gru_error_weights", call = call,
+    weight_index = i, weight_leaf_index = leaf_index, weight_name = label,
+    weight_layer = layer, weight_problem = problem, weight_hint = hint
+  )
 }
 
 weight_layout_hint <- function(self) methods_of(self)$weight_layout_hint(self)

@@ -321,19 +321,8 @@ set_weights.gru_model <- function(object, weights, ...) {
       class = "gru_error_weights", call = call
     )
   }
-  subs <- lapply(self$layers, layer_self)
-  saved <- lapply(subs, snapshot_weights)
-  ends <- cumsum(counts)
-  rlang::try_fetch(
-    for (i in seq_along(subs)) {
-      idx <- seq_len(counts[i]) + ends[i] - counts[i]
-      if (counts[i] > 0) layer_set_weights(subs[[i]], unname(weights[idx]), call = call)
-    },
-    error = function(cnd) {
-      Map(restore_weights, subs, saved)
-      rlang::cnd_signal(cnd)
-    }
-  )
+  set_weights_in_parts(lapply(self$layers, layer_self), counts, weights,
+                       cli::format_inline("model {.val {self$config$name}}"), call)
   invisible(object)
 }
 
@@ -368,19 +357,33 @@ sequential_from_config <- function(config, call) {
       class = "gru_error_config", call = call
     )
   }
-  layers <- config$layers
+  layers <- config$layers %||% list()
+  if (!is.list(layers) || is.object(layers)) {
+    abort_config("layers", "is {.obj_type_friendly {layers}}, not a list of layer configs",
+                 call = call)
+  }
   shape <- NULL
-  if (length(layers) && identical(layers[[1L]]$class_name, "InputLayer")) {
-    ic <- layers[[1L]]$config
-    shape <- ic$batch_input_shape %||% ic$batch_shape
-    if (is.list(shape)) shape <- vapply(shape, function(v) if (is.null(v)) NA_real_ else as.numeric(v), numeric(1))
-    layers <- layers[-1L]
+  skip <- 0L  # a leading InputLayer gives the input shape
+  first <- if (length(layers)) layers[[1L]]
+  if (is.list(first) && identical(first$class_name, "InputLayer")) {
+    ic <- first$config
+    shape <- shape_from_list(ic$batch_input_shape %||% ic$batch_shape)
+    if (!is_batch_shape(shape)) {
+      abort_config("layers[[1]]$config$batch_input_shape",
+                   "must be a batch shape: positive whole numbers or NA (JSON null), not {.obj_type_friendly {shape}}",
+                   call = call)
+    }
+    skip <- 1L
   }
   model <- keras_model_sequential(name = config$name,
                                   trainable = config$trainable %||% TRUE)
   self <- model_self(model)
   if (!is.null(shape)) self$input_shape <- as.integer(shape)
-  for (l in layers) model_add(self, from_config(l), call = call)
+  for (i in seq_along(layers)) {
+    if (i <= skip) next
+    layer <- nested_from_config(layers[[i]], paste0("layers[[", i, "]]"), call = call)
+    model_add(self, layer, call = call)
+  }
   model
 }
 

@@ -138,7 +138,13 @@ stack_format <- function(self) {
 stack_from_config <- function(config, call) {
   args <- config_args(config, rnn_cells_stack, extra = c("name", "trainable"),
                       class_name = "StackedRNNCells", call = call)
-  args$cells <- lapply(args$cells, from_config)
+  if (!is.list(args$cells)) {
+    abort_config("cells", "is {.obj_type_friendly {args$cells}}, not a list of cell configs",
+                 call = call)
+  }
+  args$cells <- lapply(seq_along(args$cells), function(i) {
+    nested_from_config(args$cells[[i]], paste0("cells[[", i, "]]"), call = call)
+  })
   do.call(rnn_cells_stack, args)
 }
 
