@@ -204,22 +204,8 @@ check_self_each_call <- function(self, memo, call) {
 
 # The checks of the memoised bindings; returns the new memo.
 check_self_bindings <- function(self, key, call) {
-  check_self_format(self, call)
-  type <- self$type
-  m <- if (is.character(type) && length(type) == 1L && !is.na(type) && nzchar(type)) {
-    get0(type, envir = layer_types, inherits = FALSE)
-  }
-  if (is.null(m)) {
-    shown <- if (is.character(type) && length(type) == 1L) paste0(" (\"", type, "\")")
-    abort_damaged(self, "its type is {.obj_type_friendly {type}}{shown}, not one of gru's layer types", call = call)
-  }
+  m <- check_self_identity(self, call)
   cfg <- self$config
-  if (!is.list(cfg) || is.object(cfg)) {
-    abort_damaged(self, "its config is {.obj_type_friendly {cfg}}, not a list", call = call)
-  }
-  if (!(is.character(cfg$name) && length(cfg$name) == 1L && !is.na(cfg$name))) {
-    abort_damaged(self, "its config's {.field name} is {.obj_type_friendly {cfg$name}}, not a string", call = call)
-  }
   if (identical(m$kind, "model")) {
     check_model_self_layers(self, call)
   } else {
@@ -246,6 +232,29 @@ check_self_bindings <- function(self, key, call) {
     !is.null(self$rng)
   self$self_check <- rlang::new_weakref(self, memo)
   memo
+}
+
+# What every use of an object needs, get_config() included: its format, a
+# known type (returned) and a config list with a name.
+check_self_identity <- function(self, call) {
+  if (!is.environment(self)) abort_not_an_object(self, call)
+  check_self_format(self, call)
+  type <- self$type
+  m <- if (is.character(type) && length(type) == 1L && !is.na(type) && nzchar(type)) {
+    get0(type, envir = layer_types, inherits = FALSE)
+  }
+  if (is.null(m)) {
+    shown <- if (is.character(type) && length(type) == 1L) paste0(" (\"", type, "\")")
+    abort_damaged(self, "its type is {.obj_type_friendly {type}}{shown}, not one of gru's layer types", call = call)
+  }
+  cfg <- self$config
+  if (!is.list(cfg) || is.object(cfg)) {
+    abort_damaged(self, "its config is {.obj_type_friendly {cfg}}, not a list", call = call)
+  }
+  if (!(is.character(cfg$name) && length(cfg$name) == 1L && !is.na(cfg$name))) {
+    abort_damaged(self, "its config's {.field name} is {.obj_type_friendly {cfg$name}}, not a string", call = call)
+  }
+  m
 }
 
 # Objects saved by another layout of gru cannot be used; objects saved
@@ -410,7 +419,8 @@ check_model_self_layers <- function(self, call) {
 
 # The name of the layer a `self` belongs to, for messages.
 self_label <- function(self) {
-  name <- if (is.environment(self)) self$config$name
+  cfg <- if (is.environment(self)) self$config
+  name <- if (is.list(cfg)) cfg$name
   if (is.character(name) && length(name) == 1L && !is.na(name)) name else "<unnamed>"
 }
 
@@ -740,7 +750,7 @@ reraise_weight_error <- function(cnd, offset, owner, call) {
   if (is.null(cnd$weight_index)) rlang::cnd_signal(cnd)
   signal_weight_error(
     "Weight {i} of {owner} is weight {leaf_index} ({.field {label}}) of layer {.val {layer}}: it {problem}.",
-    list(index = offset + cnd$weight_index, leaf_index = cnd$weight_leaf_index,
+    list(index = as.integer(offset + cnd$weight_index), leaf_index = cnd$weight_leaf_index,
          name = cnd$weight_name, layer = cnd$weight_layer, problem = cnd$weight_problem,
          hint = cnd$weight_hint),
     call, owner = owner

@@ -335,6 +335,9 @@ reset_state.gru_model <- function(object, states = NULL, ...) {
 #' @export
 get_config.gru_model <- function(object, ...) {
   self <- model_self(object)
+  call <- rlang::current_env()
+  check_self_identity(self, call)
+  check_model_self_layers(self, call)
   if (is_functional(self)) return(functional_config(self))
   layers <- lapply(self$layers, nested_config)
   if (!is.null(self$input_shape)) {
