@@ -150,18 +150,17 @@ abort_call_arguments <- function(inputs_missing, dots, kind, named, call) {
 # empty). The state and the sublayers are checked at every call.
 check_self <- function(self, call = rlang::caller_env()) {
   if (!is.environment(self)) abort_not_an_object(self, call)
-  # identical() settles a binding that is the same object at once (it
-  # compares pointers first), so a memo hit costs this short list.
-  key <- list(self$type, self$format_version, self$config, self$weights,
-              self$built, self$input_dim, self$layers, self$graph)
-  ref <- self$self_check
-  memo <- if (!is.null(ref)) wref_value(ref)
-  if (is.null(memo) || !identical(memo$key, key)) {
-    memo <- check_self_bindings(self, key, call)
-  }
+  # A memo hit is one pointer comparison per binding, in C++.
+  memo <- cpp_self_memo(self, self_check_bindings)
+  if (is.null(memo)) memo <- check_self_bindings(self, call)
   if (memo$each_call) check_self_each_call(self, memo, call)
   invisible(self)
 }
+
+# The bindings whose check is memoised: those that change only when the
+# object is edited.
+self_check_bindings <- c("type", "format_version", "config", "weights", "built",
+                         "input_dim", "layers", "graph")
 
 # Kept for the callers in R/model-graph.R and R/model-functional.R: the
 # format is checked by check_self(), with the rest.
@@ -203,7 +202,7 @@ check_self_each_call <- function(self, memo, call) {
 }
 
 # The checks of the memoised bindings; returns the new memo.
-check_self_bindings <- function(self, key, call) {
+check_self_bindings <- function(self, call) {
   m <- check_self_identity(self, call)
   cfg <- self$config
   if (identical(m$kind, "model")) {
@@ -216,7 +215,7 @@ check_self_bindings <- function(self, key, call) {
   }
   # In an environment: new_weakref() copies a list value.
   memo <- new.env(parent = emptyenv())
-  memo$key <- key
+  memo$key <- mget(self_check_bindings, envir = self, ifnotfound = list(NULL))
   memo$type <- m
   memo$model <- identical(m$kind, "model")
   memo$has_sublayers <- memo$model || m$container

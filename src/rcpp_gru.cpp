@@ -326,6 +326,34 @@ Rcpp::NumericVector cpp_activate(Rcpp::NumericVector x, int code, bool float64) 
   return y;
 }
 
+// check_self()'s memo hit (R/layer.R): the memo environment that the weak
+// reference `self$self_check` holds when its `key` list holds, in order,
+// the very objects (pointer-equal) that the bindings `names` of `self` hold
+// now; NULL otherwise (no memo, or any binding replaced since). One call
+// instead of building the list and comparing it in R: every layer call
+// asks.
+// [[Rcpp::export(rng = false)]]
+SEXP cpp_self_memo(SEXP self, SEXP names) {
+  if (TYPEOF(self) != ENVSXP || TYPEOF(names) != STRSXP) {
+    throw gru::Error("`self` must be an environment and `names` a character vector");
+  }
+  SEXP ref = Rf_findVarInFrame(self, Rf_install("self_check"));
+  if (TYPEOF(ref) != WEAKREFSXP) return R_NilValue;
+  SEXP memo = R_WeakRefValue(ref);
+  if (TYPEOF(memo) != ENVSXP) return R_NilValue;
+  SEXP key = Rf_findVarInFrame(memo, Rf_install("key"));
+  const R_xlen_t n = Rf_xlength(names);
+  if (TYPEOF(key) != VECSXP || Rf_xlength(key) != n) return R_NilValue;
+  for (R_xlen_t i = 0; i < n; ++i) {
+    SEXP name = STRING_ELT(names, i);
+    if (name == NA_STRING) return R_NilValue;
+    SEXP v = Rf_findVarInFrame(self, Rf_installChar(name));
+    if (v == R_UnboundValue) v = R_NilValue;
+    if (v != VECTOR_ELT(key, i)) return R_NilValue;
+  }
+  return memo;
+}
+
 // Processors available to this process (the default of gru_threads()).
 // [[Rcpp::export(rng = false)]]
 int cpp_cpu_cores() { return gru::cpu_cores(); }

@@ -23,7 +23,7 @@ fuzzed <- c(
   "cpp_gru_train_backward", "cpp_train_release", "cpp_packed_new",
   "cpp_packed_clear", "cpp_packed_bytes", "cpp_last_interrupted_step",
   "cpp_activation_derivative", "cpp_activate", "cpp_all_finite", "cpp_getenv",
-  "cpp_cpu_cores", "cpp_in_forked_child", "cpp_backend_info"
+  "cpp_cpu_cores", "cpp_in_forked_child", "cpp_backend_info", "cpp_self_memo"
 )
 
 test_that("the fuzz covers every cpp_* entry point", {
@@ -291,6 +291,22 @@ test_that("the small entry points return or error on junk", {
     expect_identical(cpp("cpp_all_finite")(c(1, 2)), TRUE)
     expect_identical(outcome(cpp("cpp_getenv")(list("PATH"))), "error")
     expect_identical(cpp("cpp_getenv")(NA_character_), "")
+    # check_self()'s memo lookup: any junk self, memo or names is a miss
+    # (NULL) or an error.
+    layer <- layer_gru(units = 2)
+    layer(array(0, c(1, 2, 3)))  # builds it after the check: the memo is stale
+    layer(array(0, c(1, 2, 3)))
+    self <- gru:::layer_self(layer)
+    names <- gru:::self_check_bindings
+    expect_true(is.environment(cpp("cpp_self_memo")(self, names)))
+    for (i in 1:60) {
+      junk <- junk_values(sample(0:3, 1))
+      s <- if (i %% 3 == 0) new.env() else self
+      n <- if (i %% 2 == 0) junk[[sample(length(junk), 1)]] else names
+      if (i %% 5 == 0) assign("self_check", junk[[sample(length(junk), 1)]], envir = s)
+      res <- outcome(cpp("cpp_self_memo")(if (i %% 7 == 0) junk[[1 + i %% length(junk)]] else s, n))
+      expect_true(res %in% c("value", "error"))
+    }
     # The entry points without arguments.
     expect_gte(cpp("cpp_cpu_cores")(), 1L)
     expect_type(cpp("cpp_in_forked_child")(), "logical")
