@@ -49,6 +49,10 @@ cpp_activate <- function(x, code, float64) {
     .Call(`_gru_cpp_activate`, x, code, float64)
 }
 
+cpp_self_memo <- function(self, names) {
+    .Call(`_gru_cpp_self_memo`, self, names)
+}
+
 cpp_cpu_cores <- function() {
     .Call(`_gru_cpp_cpu_cores`)
 }

@@ -82,6 +82,14 @@ memo_activation <- function(x, arg = rlang::caller_arg(x), call = rlang::caller_
   res
 }
 
+# The activation of a layer's argument `arg` as an R function: a user's
+# function checked at every call (call_user_fn()), a name on the engine.
+layer_activation_function <- function(act, arg, layer, call) {
+  if (is.null(act$fn)) return(activation_function(act))
+  fn <- act$fn
+  function(x) call_user_fn(fn, x, "activation", arg, layer = layer, call = call)
+}
+
 # The activation as an R function (used by the R path for custom activations
 # when the other activation is a named one).
 activation_function <- function(act) {

@@ -9,7 +9,8 @@
 layer_train_forward <- function(layer, inputs, mask = NULL, training = TRUE,
                                 initial_state = NULL, call = rlang::caller_env()) {
   self <- layer_self(layer)
-  check_format_version(self, call = call)
+  check_self(self, call = call)
+  check_training(training, call = call)
   methods_of(self)$train_forward(self, inputs, mask = mask, training = training, initial_state = initial_state,
     call = call)
 }
@@ -53,10 +54,14 @@ model_weight_info <- function(self) {
     regs <- m$regularized(s)
     cons <- layer_constraints(s)
     state <- m$non_trainable_weights(s)
+    con_keys <- m$constrained(s)
     lapply(names(s$weights), function(nm) {
       list(self = s, name = nm, key = paste0(s$config$name, "/", nm),
            regularizer = if (nm %in% names(regs)) s$config[[regs[[nm]]]],
-           constraint = cons[[nm]], trainable = trainable && !nm %in% state)
+           regularizer_key = if (nm %in% names(regs)) regs[[nm]],
+           constraint = cons[[nm]],
+           constraint_key = if (nm %in% names(con_keys)) con_keys[[nm]],
+           trainable = trainable && !nm %in% state)
     })
   }
   model_trainable <- !isFALSE(self$config$trainable)
@@ -64,15 +69,25 @@ model_weight_info <- function(self) {
 }
 
 # The regularization penalty and its gradient for each weight (NULL where
-# the weight has no regularizer).
-regularization_terms <- function(info) {
+# the weight has no regularizer). A regularizer given as an R function has
+# no gradient gru can compute.
+regularization_terms <- function(info, call = NULL) {
   total <- 0
   grads <- vector("list", length(info))
   for (i in seq_along(info)) {
     reg <- info[[i]]$regularizer
     if (is.null(reg)) next
+    layer <- info[[i]]$self$config$name
+    if (is.function(reg)) {
+      abort_gru(
+        c("Layer {.val {layer}} has an R function as {.arg {info[[i]]$regularizer_key}}, so it cannot be trained: gru has no gradient for it.",
+          "i" = "Use {.fn regularizer_l1}, {.fn regularizer_l2} or {.fn regularizer_l1_l2}; an R function works for {.code layer$losses} only."),
+        class = "gru_error_fit", call = call
+      )
+    }
     w <- info[[i]]$self$weights[[info[[i]]$name]]
-    total <- total + regularization_penalty(reg, w)
+    total <- total + regularization_penalty(reg, w, arg = info[[i]]$regularizer_key,
+                                            layer = layer, call = call)
     l1 <- reg$config$l1 %||% 0
     l2 <- reg$config$l2 %||% 0
     grads[[i]] <- l1 * sign(w) + 2 * l2 * w
@@ -96,7 +111,9 @@ model_apply_gradients <- function(self, info, grads, updates = list()) {
     new <- Map(function(w, old, i) {
       w <- array(w, dim(old) %||% length(old))
       if (!is.null(i$constraint)) {
-        w <- array(apply_constraint(i$constraint, w), dim(old) %||% length(old))
+        w <- array(constrain_weight(i$constraint, w, arg = i$constraint_key,
+                                    layer = i$self$config$name),
+                   dim(old) %||% length(old))
         if (!all(is.finite(w))) {
           abort_gru(
             c("The constraint of weight {.field {i$key}} made it non-finite (NA, NaN or Inf); training stopped before this batch changed any weight.",

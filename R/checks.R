@@ -13,10 +13,49 @@ check_bool <- function(x, arg = rlang::caller_arg(x), call = rlang::caller_env()
   invisible(x)
 }
 
+# A shape given as a list (a Keras JSON's [null, 5, 3]) as a numeric
+# vector, NULL entries unknown (NA). A list with anything but NULL or a
+# single number in it comes back as it is, for the caller's error.
+shape_from_list <- function(x) {
+  if (!is.list(x) || is.object(x)) return(x)
+  ok <- vapply(x, function(v) {
+    is.null(v) || length(v) == 1L && (is.numeric(v) || is.logical(v) && is.na(v))
+  }, logical(1))
+  if (!all(ok)) return(x)
+  vapply(x, function(v) if (is.null(v)) NA_real_ else as.numeric(v), numeric(1))
+}
+
+# A shape of known (positive whole, int-sized) and unknown (NA) entries.
+is_batch_shape <- function(x) {
+  (is.numeric(x) || is.logical(x) && all(is.na(x))) && !is.object(x) &&
+    length(x) >= 1L && all(is.na(x) | (x >= 1 & x == trunc(x) & x <= .Machine$integer.max))
+}
+
+# A layer call's `training`: NULL, TRUE or FALSE.
+check_training <- function(training, call = rlang::caller_env()) {
+  if (is.null(training) || is.logical(training) && length(training) == 1L && !is.na(training)) {
+    return(invisible(training))
+  }
+  abort_gru(
+    c("{.arg training} must be `NULL`, `TRUE` or `FALSE`, not {.obj_type_friendly {training}}.",
+      "i" = "`TRUE` applies dropout; `NULL` and `FALSE` do not."),
+    class = "gru_error_input", call = call
+  )
+}
+
+# A count that R and the engine hold in an int: 1 to 2^31 - 1.
 check_positive_whole <- function(x, arg = rlang::caller_arg(x),
                                  call = rlang::caller_env()) {
   ok <- is.numeric(x) && length(x) == 1L && !is.na(x) && is.finite(x) &&
     x >= 1 && x == trunc(x)
+  if (ok && x > .Machine$integer.max) {
+    max_int <- .Machine$integer.max
+    abort_gru(
+      c("{.arg {arg}} must be at most {max_int} (2^31 - 1), not {format(x)}.",
+        "i" = "gru holds counts in R integers."),
+      class = "gru_error_input", call = call
+    )
+  }
   if (!ok) {
     shown <- if (is.numeric(x) && length(x) == 1L) format(x) else NULL
     abort_gru(
@@ -146,3 +185,54 @@ check_axis <- function(x, several = FALSE, arg = rlang::caller_arg(x),
   }
   as.integer(x)
 }
+
+# Calls a function the user gave for an argument (an activation,
+# initializer, regularizer or constraint) and checks what it returns. An
+# error it raises becomes a gru_error_input naming the argument and the
+# layer, with the original as parent; a value that is not a finite numeric
+# array of `n` values (with `want_dim` when it has a dim; one number for a
+# regularizer) is an error too, so a wrong length is never recycled and NULL
+# never becomes NAs.
+call_user_fn <- function(fn, x, kind, arg, layer = NULL, n = length(x),
+                         want_dim = dim(x), call = NULL) {
+  whose <- if (is.null(layer)) "" else cli::format_inline(" of layer {.val {layer}}")
+  y <- withCallingHandlers(
+    fn(x),
+    error = function(cnd) {
+      abort_gru(
+        c("The {.arg {arg}} function{whose} failed.", "i" = user_fn_hint[[kind]]),
+        class = "gru_error_input", parent = cnd, call = call
+      )
+    }
+  )
+  ok_dim <- is.null(dim(y)) || identical(as.integer(dim(y)), as.integer(want_dim %||% n))
+  if (!is.numeric(y) || is.object(y) || length(y) != n || !ok_dim) {
+    have <- if (is.numeric(y)) {
+      paste0("an array of shape ", format_shape(dim(y) %||% length(y)))
+    } else {
+      cli::format_inline("{.obj_type_friendly {y}}")
+    }
+    want <- if (n == 1L && kind == "regularizer") "one number" else
+      paste0("an array of shape ", format_shape(want_dim %||% n))
+    abort_gru(
+      c("The {.arg {arg}} function{whose} returned {have}, but it must return {want}.",
+        "i" = user_fn_hint[[kind]]),
+      class = "gru_error_input", call = call
+    )
+  }
+  if (!(is.double(y) && cpp_all_finite(y)) && (anyNA(y) || any(!is.finite(y)))) {
+    abort_gru(
+      c("The {.arg {arg}} function{whose} returned NA, NaN or Inf (at {first_nonfinite(y)}).",
+        "i" = user_fn_hint[[kind]]),
+      class = c("gru_error_nonfinite", "gru_error_input"), call = call
+    )
+  }
+  y
+}
+
+user_fn_hint <- list(
+  activation = "An activation takes a numeric array and returns one of the same shape, elementwise.",
+  initializer = "An initializer function takes the weight's shape and returns a numeric array of that shape.",
+  regularizer = "A regularizer function takes a weight and returns its penalty, one finite number.",
+  constraint = "A constraint function takes a weight and returns the projected weight, of the same shape."
+)

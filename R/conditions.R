@@ -36,6 +36,9 @@
 #                                 missing, not HDF5 or zip, truncated,
 #                                 weights missing or of the wrong shape
 #
+# One warning class: gru_warning_threads, a junk or huge thread setting
+# (option gru.threads, GRU_NUM_THREADS) that gru ignores or caps.
+#
 # Messages use cli markup, name the argument and the offending value, and end
 # with an "i" bullet saying what to do.
 

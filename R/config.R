@@ -54,42 +54,95 @@ get_config <- function(object, ...) UseMethod("get_config")
 #' @export
 from_config <- function(config, class_name = attr(config, "class_name"), ...) {
   call <- rlang::current_env()
+  if (...length()) {
+    n <- ...length()
+    abort_gru(
+      c("{.fn from_config} takes {.arg config} and {.arg class_name}; it was given {n} more argument{?s}.",
+        "i" = "Pass the config as {.fn get_config} returns it."),
+      class = "gru_error_input", call = call
+    )
+  }
+  build_from_config(config, class_name, path = character(), call = call)
+}
+
+# Builds the object a config describes. `path` is where the config sits in
+# the config the user gave (character() at the top, e.g. c("layers[[2]]")
+# for a sequential model's second layer): every failure is a
+# gru_error_config whose message names the key path, with the cause as
+# parent, and which carries the path (`config_path`) so that an enclosing
+# config's build can put its own in front.
+build_from_config <- function(config, class_name, path, call) {
   if (is_class_dict(config)) {
     class_name <- config$class_name
     config <- config$config
+    inner <- c(path, "config")
+  } else {
+    inner <- path
   }
-  if (!is.list(config)) {
-    abort_gru(
-      c("{.arg config} must be a list, as {.fn get_config} returns, not {.obj_type_friendly {config}}."),
-      class = "gru_error_config", call = call
-    )
+  if (!is.list(config) || is.object(config) && !identical(class(config), "list")) {
+    abort_config(path, "must be a list, as {.fn get_config} returns, not {.obj_type_friendly {config}}",
+                 call = call)
   }
-  if (!(is.character(class_name) && length(class_name) == 1L)) {
-    abort_gru(
-      c("{.arg config} does not say which class it configures.",
-        "i" = "Pass {.arg class_name} (e.g. {.val GRU}), or a config from {.fn get_config}, which carries it."),
-      class = "gru_error_config", call = call
-    )
+  if (!(is.character(class_name) && length(class_name) == 1L && !is.na(class_name) &&
+        nzchar(class_name))) {
+    abort_config(path, "does not say which class it configures",
+                 hint = "Pass {.arg class_name} (e.g. {.val GRU}), or a config from {.fn get_config}, which carries it.",
+                 call = call)
   }
   type <- layer_type_by_class(class_name)
   if (is.null(type)) {
-    abort_gru(
-      c("Unknown class {.val {class_name}} in {.arg config}.",
-        "i" = "gru builds: {.val {known_class_names()}}."),
-      class = "gru_error_config", call = call
-    )
+    abort_config(path, "names an unknown class {.val {class_name}}",
+                 hint = "gru builds: {.val {known_class_names()}}.", call = call)
   }
-  builder <- type$from_config
   attr(config, "class_name") <- NULL
   rlang::try_fetch(
-    builder(config, call = call),
-    gru_error = function(cnd) {
-      if (inherits(cnd, "gru_error_config")) rlang::cnd_signal(cnd)
-      abort_gru(
-        c("{.arg config} holds a value {.val {class_name}} cannot take."),
-        class = "gru_error_config", parent = cnd, call = call
-      )
+    type$from_config(config, call = call),
+    error = function(cnd) {
+      if (!is.null(cnd$config_path)) {
+        # A nested config's failure, its path relative to this config.
+        abort_config(c(inner, cnd$config_path), cnd$config_problem,
+                     class_name = cnd$config_class, hint = cnd$config_hint,
+                     parent = cnd$parent, call = call, formatted = TRUE)
+      }
+      if (inherits(cnd, "gru_error_config")) {
+        if (length(path) == 0L) rlang::cnd_signal(cnd)
+        abort_config(path, "cannot be built", class_name = class_name, parent = cnd,
+                     call = call)
+      }
+      abort_config(path, "holds a value the class cannot take", class_name = class_name,
+                   parent = cnd, call = call)
     }
+  )
+}
+
+# A layer's config nested at key `path` of its container's config (a
+# builder's `config$cell`, `config$layers[[i]]`, ...): list(class_name,
+# config), or a config carrying its class name.
+nested_from_config <- function(x, path, call) {
+  if (!(is_class_dict(x) || is.list(x) && is.character(attr(x, "class_name")))) {
+    abort_config(path, "is {.obj_type_friendly {x}}, not a layer config",
+                 hint = "A nested layer is {.code list(class_name = , config = )}, as {.fn get_config} writes it.",
+                 call = call)
+  }
+  build_from_config(x, attr(x, "class_name"), path = path, call = call)
+}
+
+# A gru_error_config about the config at key `path` ("config$layers[[2]]"
+# in the message): `problem` says what is wrong with it (cli markup, or
+# text already formatted when `formatted`).
+abort_config <- function(path, problem, class_name = NULL, hint = NULL, parent = NULL,
+                         call = NULL, formatted = FALSE, .envir = parent.frame()) {
+  if (!formatted) {
+    problem <- cli::format_inline(problem, .envir = .envir)
+    if (!is.null(hint)) hint <- cli::format_inline(hint, .envir = .envir)
+  }
+  where <- paste(c("config", path), collapse = "$")
+  of <- if (is.null(class_name)) "" else cli::format_inline(" (class {.val {class_name}})")
+  abort_gru(
+    c("{.arg {where}}{of} {problem}.", "i" = if (!is.null(hint)) "{hint}"),
+    class = "gru_error_config", parent = parent, call = call,
+    config_path = if (length(path)) path, config_problem = problem,
+    config_class = class_name, config_hint = hint
   )
 }
 
@@ -108,7 +161,9 @@ reset_state <- function(object, states = NULL, ...) UseMethod("reset_state")
 #' @export
 get_config.gru_layer <- function(object, ...) {
   self <- layer_self(object)
-  m <- methods_of(self)
+  # Not the whole check_self(): the config of a layer whose weights are
+  # damaged is how to recreate it.
+  m <- check_self_identity(self, call = rlang::current_env())
   cfg <- serialize_config(self$config)
   if (!is.null(m$get_config)) cfg <- m$get_config(self, cfg)
   structure(cfg, class_name = m$class_name)
@@ -207,9 +262,21 @@ constructor_builder <- function(constructor, extra, class_name) {
   force(constructor)
   force(extra)
   force(class_name)
+  fn <- NULL
   function(config, call) {
     args <- config_args(config, constructor, extra = extra, class_name = class_name,
                         call = call)
-    do.call(constructor, args)
+    # Called by name, so that an error names the constructor.
+    if (is.null(fn)) fn <<- exported_name_of(constructor) %||% constructor
+    do.call(fn, args, envir = topenv())
   }
+}
+
+# The name gru exports `f` under, or NULL.
+exported_name_of <- function(f) {
+  ns <- topenv()
+  for (nm in getNamespaceExports(ns)) {
+    if (identical(get0(nm, envir = ns, inherits = FALSE), f)) return(nm)
+  }
+  NULL
 }

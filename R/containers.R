@@ -27,19 +27,30 @@ container_set_weights <- function(self, weights, call) {
       class = "gru_error_weights", call = call
     )
   }
+  set_weights_in_parts(subs, counts, weights,
+                       cli::format_inline("layer {.val {self$config$name}}"), call)
+  invisible(self)
+}
+
+# Sets `weights` on the layers `subs` (selves), counts[i] to layer i, all or
+# nothing: on an error every layer gets its old weights back, and a weight
+# error is re-raised with its index among `weights` (of `owner`, for the
+# message).
+set_weights_in_parts <- function(subs, counts, weights, owner, call) {
   saved <- lapply(subs, snapshot_weights)
-  ends <- cumsum(counts)
+  starts <- cumsum(counts) - counts
+  i <- 0L
   rlang::try_fetch(
     for (i in seq_along(subs)) {
-      idx <- seq_len(counts[i]) + ends[i] - counts[i]
-      layer_set_weights(subs[[i]], unname(weights[idx]), call = call)
+      idx <- seq_len(counts[i]) + starts[i]
+      if (counts[i] > 0) layer_set_weights(subs[[i]], unname(weights[idx]), call = call)
     },
     error = function(cnd) {
       Map(restore_weights, subs, saved)
-      rlang::cnd_signal(cnd)
+      reraise_weight_error(cnd, starts[i], owner, call)
     }
   )
-  invisible(self)
+  invisible(subs)
 }
 
 container_is_built <- function(self) {
@@ -77,7 +88,10 @@ layer_build_shape <- function(layer, shape) {
 
 format_shape <- function(shape) {
   if (is.character(shape)) return("?")
-  paste0("(", paste(ifelse(is.na(shape), "NA", shape), collapse = ", "), ")")
+  dims <- vapply(shape, function(d) {
+    if (is.na(d)) "NA" else format(d, scientific = FALSE, trim = TRUE)
+  }, character(1))
+  paste0("(", paste(dims, collapse = ", "), ")")
 }
 
 # Bound along the last axis (merge_mode = "concat"): in column-major order

@@ -93,6 +93,7 @@ gru_layer_gradients <- function(layer, x, grad_output, grad_state = NULL,
                                 training = FALSE, dropout = NULL,
                                 call = rlang::caller_env()) {
   self <- layer_self(layer)
+  check_self(self, call = call)
   methods_of(self)$gradients(self, x, grad_output, grad_state = grad_state,
                              mask = mask, initial_state = initial_state,
                              training = training, dropout = dropout,

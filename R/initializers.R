@@ -176,11 +176,15 @@ initializer_class_names <- c(
   VarianceScaling = "variance_scaling"
 )
 
+# A seed for set.seed(): NULL or a whole number in R's integer range.
 check_seed <- function(seed, arg = rlang::caller_arg(seed), call = rlang::caller_env()) {
   if (is.null(seed)) return(NULL)
-  if (!(is.numeric(seed) && length(seed) == 1L && !is.na(seed) && seed == trunc(seed))) {
+  if (!(is.numeric(seed) && length(seed) == 1L && !is.na(seed) && is.finite(seed) &&
+        seed == trunc(seed) && abs(seed) <= .Machine$integer.max)) {
+    shown <- if (is.numeric(seed) && length(seed) == 1L) paste0(" (", format(seed), ")") else ""
     abort_gru(
-      c("{.arg {arg}} must be `NULL` or a whole number, not {.obj_type_friendly {seed}}."),
+      c("{.arg {arg}} must be `NULL` or a whole number, not {.obj_type_friendly {seed}}{shown}.",
+        "i" = "Seeds are R integers: from -(2^31 - 1) to 2^31 - 1."),
       class = "gru_error_input", call = call
     )
   }
@@ -220,7 +224,7 @@ resolve_initializer <- function(x, arg = rlang::caller_arg(x),
 }
 
 initializer_from_config <- function(x, arg, call) {
-  key <- initializer_class_names[x$class_name]
+  key <- if (length(x$class_name) == 1L) initializer_class_names[x$class_name] else NA
   if (is.na(key)) {
     abort_gru(
       c("{.arg {arg}} has an unknown initializer class {.val {x$class_name}}.",
@@ -228,7 +232,33 @@ initializer_from_config <- function(x, arg, call) {
       class = "gru_error_input", call = call
     )
   }
-  do.call(initializer_constructors[[key]], as.list(x$config))
+  object_from_config(x, paste0("initializer_", key), arg, call)
+}
+
+# An initializer, regularizer or constraint object from its Keras config
+# list(class_name, config) by calling its constructor `fn` (a name, so
+# that an error names the constructor): the config's keys must be the
+# constructor's arguments.
+object_from_config <- function(x, fn, arg, call) {
+  config <- if (is.null(x$config)) list() else x$config
+  nms <- names(config)
+  known <- names(formals(get(fn, envir = topenv())))
+  if (!is.list(config) || length(config) && (is.null(nms) || !all(nzchar(nms)))) {
+    abort_gru(
+      c("{.arg {arg}} has a config for class {.val {x$class_name}} that is {.obj_type_friendly {config}}, not a named list.",
+        "i" = "Its keys are {.field {known}}."),
+      class = "gru_error_input", call = call
+    )
+  }
+  unknown <- setdiff(nms, known)
+  if (length(unknown)) {
+    abort_gru(
+      c("{.arg {arg}} has {length(unknown)} unknown key{?s} {.field {unknown}} in its config for class {.val {x$class_name}}.",
+        "i" = "Known keys: {.field {known}}."),
+      class = "gru_error_input", call = call
+    )
+  }
+  do.call(fn, config, envir = topenv())
 }
 
 # Keras' fan computation for a 1-D or 2-D weight.
@@ -273,10 +303,14 @@ truncated_normal_draws <- function(n, mean, sd) {
   mean + sd * out
 }
 
-# Draws an array of `shape` from initializer `init`.
-initialize_weight <- function(init, shape) {
+# Draws an array of `shape` from initializer `init`, the value of argument
+# `arg` (of layer `layer`, for messages). A user's function is checked
+# (call_user_fn()).
+initialize_weight <- function(init, shape, arg = "initializer", layer = NULL,
+                              call = NULL) {
   if (is.function(init)) {
-    v <- init(shape)
+    v <- call_user_fn(init, shape, "initializer", arg, layer = layer,
+                      n = prod(shape), want_dim = shape, call = call)
     return(array(as.numeric(v), dim = shape))
   }
   cfg <- init$config
@@ -302,6 +336,45 @@ initialize_weight <- function(init, shape) {
     variance_scaling_draws(init, shape)
   ))
   array(as.numeric(values), dim = shape)
+}
+
+# Draws a layer's weights of `shapes` (a named list, as the type's
+# weight_shapes() gives) with the initializers in its config under `keys`
+# (c(weight = "config key")), and returns them. Weights are R doubles; one
+# of more than 2^31 - 1 values (the limit of one array in the engine), or
+# one R cannot allocate, is a gru_error_input saying how much memory the
+# layer's weights need, before or instead of R's allocation failure.
+build_weights <- function(self, shapes, keys, call = NULL) {
+  sizes <- vapply(shapes, function(s) prod(as.numeric(s)), numeric(1))
+  if (any(sizes > .Machine$integer.max)) abort_weight_memory(self, shapes, sizes, call)
+  name <- self$config$name
+  withCallingHandlers(
+    Map(function(shape, nm) {
+      initialize_weight(self$config[[keys[[nm]]]], shape, arg = keys[[nm]],
+                        layer = name, call = call)
+    }, shapes, names(shapes)),
+    error = function(cnd) {
+      if (!inherits(cnd, "gru_error")) abort_weight_memory(self, shapes, sizes, call, cnd)
+    }
+  )
+}
+
+abort_weight_memory <- function(self, shapes, sizes, call, parent = NULL) {
+  big <- names(shapes)[which.max(sizes)]
+  too_big <- max(sizes) > .Machine$integer.max
+  abort_gru(
+    c("Layer {.val {self$config$name}} cannot create its weights: they need {format_bytes(8 * sum(sizes))} of memory{if (too_big) paste0(', and ', big, ' has shape ', format_shape(shapes[[big]]), ', more values than gru allows in one weight (2^31 - 1)') else ''}.",
+      "i" = "Use fewer {.arg units} (or a smaller input); check that {.arg units} is what you meant."),
+    class = "gru_error_input", parent = parent, call = call
+  )
+}
+
+# "1.2 GB": bytes in decimal units.
+format_bytes <- function(bytes) {
+  units <- c("bytes", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
+  i <- if (bytes < 1000) 1L else min(length(units), floor(log10(bytes) / 3) + 1L)
+  if (i == 1L) return(paste(bytes, "bytes"))
+  paste(format(signif(bytes / 1000^(i - 1L), 3)), units[i])
 }
 
 orthogonal_draws <- function(shape, gain) {

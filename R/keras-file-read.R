@@ -344,7 +344,7 @@ read_keras_zip <- function(filepath, call) {
 }
 
 # Something the file's own index promises is not there.
-abort_damaged <- function(message, call, .envir = parent.frame()) {
+abort_damaged_file <- function(message, call, .envir = parent.frame()) {
   abort_gru(
     c(message, "i" = "The file may be truncated or corrupt."),
     class = "gru_error_file", call = call, .envir = .envir
@@ -547,14 +547,14 @@ read_legacy_weights <- function(group, filepath, call) {
   weight_names <- list()
   for (name in layer_names) {
     if (!group$exists(name)) {
-      abort_damaged("{.file {filepath}} lists layer {.val {name}} in {.field layer_names} but has no weights group for it.",
+      abort_damaged_file("{.file {filepath}} lists layer {.val {name}} in {.field layer_names} but has no weights group for it.",
                     call = call)
     }
     g <- group[[name]]
     wn <- h5_attr_list(g, "weight_names") %||% character()
     arrays <- lapply(wn, function(w) {
       if (!g$exists(w)) {
-        abort_damaged("{.file {filepath}}: layer {.val {name}} names weight {.val {w}}, which is not in the file.",
+        abort_damaged_file("{.file {filepath}}: layer {.val {name}} names weight {.val {w}}, which is not in the file.",
                       call = call)
       }
       ds <- g[[w]]

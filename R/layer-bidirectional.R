@@ -289,8 +289,10 @@ bidirectional_from_config <- function(config, call) {
                       extra = c(bidirectional_dots, "dtype"),
                       class_name = "Bidirectional", call = call)
   args$dtype <- NULL
-  args$layer <- from_config(args$layer)
-  if (!is.null(args$backward_layer)) args$backward_layer <- from_config(args$backward_layer)
+  args$layer <- nested_from_config(args$layer, "layer", call = call)
+  if (!is.null(args$backward_layer)) {
+    args$backward_layer <- nested_from_config(args$backward_layer, "backward_layer", call = call)
+  }
   if (!"merge_mode" %in% names(args)) args["merge_mode"] <- list("concat")
   do.call(layer_bidirectional, args)
 }

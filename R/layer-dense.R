@@ -132,14 +132,13 @@ weightless_dots <- c("name", "trainable", "dtype", "input_shape", "batch_size",
 # batch_input_shape of any rank (NA = unknown) from input_shape / batch_size /
 # batch_input_shape / input_dim.
 check_simple_shape <- function(dots, call) {
-  bis <- dots$batch_input_shape
-  if (is.list(bis)) bis <- vapply(bis, function(v) if (is.null(v)) NA_real_ else as.numeric(v), numeric(1))
-  if (is.null(bis) && !is.null(dots$input_shape)) bis <- c(dots$batch_size %||% NA, dots$input_shape)
+  bis <- shape_from_list(dots$batch_input_shape)
+  if (is.null(bis) && !is.null(dots$input_shape)) {
+    bis <- c(dots$batch_size %||% NA, shape_from_list(dots$input_shape))
+  }
   if (is.null(bis) && !is.null(dots$input_dim)) bis <- c(dots$batch_size %||% NA, dots$input_dim)
   if (is.null(bis)) return(NULL)
-  ok <- (is.numeric(bis) || all(is.na(bis))) && length(bis) >= 2L &&
-    all(is.na(bis) | (bis >= 1 & bis == trunc(bis)))
-  if (!ok) {
+  if (!(length(bis) >= 2L && is_batch_shape(bis))) {
     abort_gru(
       c("The input shape must be {.code input_shape = c(...)} of positive whole numbers (or {.code NA}); got ({paste(format(bis), collapse = ', ')})."),
       class = "gru_error_shape", call = call
@@ -157,12 +156,10 @@ dense_weight_shapes <- function(self, input_dim) {
 
 # Creates the kernel and bias its type's weight_shapes() gives for
 # `input_dim` (dense, conv1d) with the kernel_initializer / bias_initializer.
-dense_build <- function(self, input_dim) {
-  cfg <- self$config
+dense_build <- function(self, input_dim, call = NULL) {
   shapes <- methods_of(self)$weight_shapes(self, input_dim)
-  inits <- list(kernel = cfg$kernel_initializer, bias = cfg$bias_initializer)
-  self$weights <- Map(function(shape, nm) initialize_weight(inits[[nm]], shape),
-                      shapes, names(shapes))
+  self$weights <- build_weights(self, shapes, c(kernel = "kernel_initializer",
+                                                bias = "bias_initializer"), call = call)
   self$input_dim <- as.integer(input_dim)
   self$built <- TRUE
   invisible(self)
@@ -181,7 +178,7 @@ dense_forward <- function(self, inputs, mask = NULL, training = NULL,
   }
   check_finite(inputs, arg = "inputs", call = call)
   n <- length(d)
-  if (!self$built) dense_build(self, d[n])
+  if (!self$built) dense_build(self, d[n], call = call)
   if (d[n] != self$input_dim) {
     abort_gru(
       c("{.arg inputs} has {d[n]} feature{?s} (its last dimension), but layer {.val {cfg$name}} was built for {self$input_dim}."),
@@ -190,14 +187,18 @@ dense_forward <- function(self, inputs, mask = NULL, training = NULL,
   }
   y <- matrix(as.numeric(inputs), ncol = d[n]) %*% self$weights$kernel
   if (!is.null(self$weights$bias)) y <- y + rep(self$weights$bias, each = nrow(y))
-  y <- apply_dense_activation(cfg$activation, y)
+  y <- apply_dense_activation(cfg$activation, y, layer = cfg$name, call = call)
   list(output = array(y, c(d[-n], cfg$units)), states = list(),
        mask = if (n == 3L) mask)
 }
 
-# Rows of `y` are positions, columns the last axis.
-apply_dense_activation <- function(activation, y) {
-  if (is.function(activation)) return(array(activation(y), dim(y)))
+# Rows of `y` are positions, columns the last axis. A user's function is
+# checked (call_user_fn()) for the layer `layer`.
+apply_dense_activation <- function(activation, y, layer = NULL, call = NULL) {
+  if (is.function(activation)) {
+    return(array(call_user_fn(activation, y, "activation", "activation", layer = layer,
+                              call = call), dim(y)))
+  }
   if (identical(activation, "softmax")) {
     e <- exp(y - apply(y, 1L, max))
     return(e / rowSums(e))
@@ -251,7 +252,7 @@ dense_train_forward <- function(self, inputs, mask = NULL,
   check_trainable_activation(self, call)
   d <- dim(inputs) %||% c(1L, length(inputs))
   n <- length(d)
-  if (!self$built) dense_build(self, d[n])
+  if (!self$built) dense_build(self, d[n], call = call)
   x <- matrix(as.numeric(inputs), ncol = d[n])
   z <- x %*% self$weights$kernel
   if (!is.null(self$weights$bias)) z <- z + rep(self$weights$bias, each = nrow(z))

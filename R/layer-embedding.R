@@ -70,10 +70,11 @@ embedding_weight_shapes <- function(self, input_dim) {
   list(embeddings = as.integer(c(self$config$input_dim, self$config$output_dim)))
 }
 
-embedding_build <- function(self, input_dim = NULL) {
-  shape <- embedding_weight_shapes(self)$embeddings
-  self$weights <- list(embeddings = initialize_weight(self$config$embeddings_initializer, shape))
-  self$input_dim <- shape[1L]
+embedding_build <- function(self, input_dim = NULL, call = NULL) {
+  shapes <- embedding_weight_shapes(self)
+  self$weights <- build_weights(self, shapes, c(embeddings = "embeddings_initializer"),
+                                call = call)
+  self$input_dim <- shapes$embeddings[1L]
   self$built <- TRUE
   invisible(self)
 }
@@ -97,7 +98,7 @@ embedding_forward <- function(self, inputs, mask = NULL, training = NULL,
       class = "gru_error_input", call = call
     )
   }
-  if (!self$built) embedding_build(self)
+  if (!self$built) embedding_build(self, call = call)
   rows <- self$weights$embeddings[as.vector(inputs) + 1L, , drop = FALSE]
   list(output = array(rows, c(d, cfg$output_dim)), states = list(),
        mask = if (isTRUE(cfg$mask_zero)) matrix(inputs != 0, d[1L], d[2L]))

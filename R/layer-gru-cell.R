@@ -81,7 +81,7 @@ layer_gru_cell <- function(units, activation = "tanh",
   config <- config[gru_cell_keys]
   cell <- new_cell("gru_cell", config)
   self <- layer_self(cell)
-  if (!is.null(input_dim) && !is.na(input_dim)) gru_build(self, input_dim)
+  if (!is.null(input_dim) && !is.na(input_dim)) gru_build(self, input_dim, call = call)
   if (!is.null(weights)) layer_set_weights(self, weights, call = call)
   cell
 }

@@ -1,14 +1,15 @@
 # The R path of the recurrence, used only when an activation is an R
 # function (the engine cannot call back into R per step). It follows the same
-# semantics as src/gru/cpu.cpp and computes in float64.
-gru_forward_r <- function(x, w, cfg, act, ract, mask, h0, drop) {
+# semantics as src/gru/cpu.cpp and computes in float64. What the R functions
+# return is checked at every step (call_user_fn()).
+gru_forward_r <- function(x, w, cfg, act, ract, mask, h0, drop, call = NULL) {
   d <- dim(x)
   b <- d[1L]
   n_steps <- d[2L]
   f <- d[3L]
   units <- cfg$units
-  a <- activation_function(act)
-  ra <- activation_function(ract)
+  a <- layer_activation_function(act, "activation", cfg$name, call)
+  ra <- layer_activation_function(ract, "recurrent_activation", cfg$name, call)
   idx <- function(g) ((g - 1L) * units + 1L):(g * units)
   kernel <- w$kernel
   rk <- w$recurrent_kernel

@@ -209,6 +209,7 @@ gru_config <- function(units, activation, recurrent_activation, use_bias,
     )
   }
   units <- check_positive_whole(units, call = call)
+  check_gru_units(units, call = call)
   act <- resolve_activation(activation, call = call)
   ract <- resolve_activation(recurrent_activation, call = call)
   check_bool(use_bias, call = call)
@@ -279,6 +280,21 @@ gru_config <- function(units, activation, recurrent_activation, use_bias,
   config
 }
 
+# The kernels have 3 * units columns, an R dim (an int): the largest GRU
+# has floor((2^31 - 1) / 3) units, and its recurrent kernel alone would
+# need exabytes, which is what the message says.
+check_gru_units <- function(units, call) {
+  max_units <- .Machine$integer.max %/% 3L
+  if (units <= max_units) return(invisible(units))
+  bytes <- format_bytes(8 * units * 3 * units)
+  shape <- format_shape(c(units, 3 * units))
+  abort_gru(
+    c("{.arg units} = {format(units, scientific = FALSE)} is too large: the recurrent kernel alone would have shape {shape}, {bytes} of memory, and {.code 3 * units} must be at most 2^31 - 1.",
+      "i" = "A GRU has at most {max_units} units; check that {.arg units} is what you meant."),
+    class = "gru_error_input", call = call
+  )
+}
+
 check_use_cudnn <- function(x, arg = rlang::caller_arg(x), call = rlang::caller_env()) {
   ok <- (is.logical(x) && length(x) == 1L && !is.na(x)) ||
     identical(x, "auto")
@@ -305,10 +321,8 @@ check_build_shape <- function(dots, call) {
     bis <- c(dots$batch_size, NA, NA)
   }
   if (is.null(bis)) return(list())
-  if (is.list(bis)) bis <- vapply(bis, function(v) if (is.null(v)) NA_real_ else as.numeric(v), numeric(1))
-  ok <- (is.numeric(bis) || all(is.na(bis))) && length(bis) == 3L &&
-    all(is.na(bis) | (bis >= 1 & bis == trunc(bis)))
-  if (!ok) {
+  bis <- shape_from_list(bis)
+  if (!(length(bis) == 3L && is_batch_shape(bis))) {
     abort_gru(
       c("The input shape must be {.code input_shape = c(timesteps, features)} (timesteps may be {.code NA}), or {.code batch_input_shape = c(batch, timesteps, features)}; got ({paste(format(bis), collapse = ', ')}).",
         "i" = "Every known dimension is a positive whole number."),
@@ -332,11 +346,15 @@ new_gru_layer <- function(config, call) {
   bis <- config$batch_input_shape
   if (!is.null(bis)) {
     if (!is.na(bis[1L])) self$batch_size <- bis[1L]
-    if (!is.na(bis[3L])) gru_build(self, bis[3L])
+    if (!is.na(bis[3L])) gru_build(self, bis[3L], call = call)
   }
   if (!is.null(weights)) layer_set_weights(self, weights, call = call)
   layer
 }
+
+gru_initializer_keys <- c(kernel = "kernel_initializer",
+                          recurrent_kernel = "recurrent_initializer",
+                          bias = "bias_initializer")
 
 gru_weight_shapes <- function(self, input_dim) {
   h <- self$config$units
@@ -347,14 +365,9 @@ gru_weight_shapes <- function(self, input_dim) {
   lapply(shapes, as.integer)
 }
 
-gru_build <- function(self, input_dim) {
-  cfg <- self$config
+gru_build <- function(self, input_dim, call = NULL) {
   shapes <- gru_weight_shapes(self, input_dim)
-  inits <- list(kernel = cfg$kernel_initializer,
-                recurrent_kernel = cfg$recurrent_initializer,
-                bias = cfg$bias_initializer)
-  self$weights <- Map(function(shape, nm) initialize_weight(inits[[nm]], shape),
-                      shapes, names(shapes))
+  self$weights <- build_weights(self, shapes, gru_initializer_keys, call = call)
   self$input_dim <- as.integer(input_dim)
   self$built <- TRUE
   invisible(self)
@@ -376,7 +389,7 @@ gru_forward <- function(self, inputs, mask = NULL, training = NULL,
   if (!plan$native) {
     if (!plan$cpu_only) gru_call_backend(cfg, prep, call)
     res <- gru_forward_r(inputs, self$weights, cfg, prep$act, prep$ract,
-                         prep$mask, prep$h0, prep$drop)
+                         prep$mask, prep$h0, prep$drop, call = call)
   } else {
     e <- prep$engine
     gpu <- !plan$cpu_only && identical(gru_call_backend(cfg, prep, call), "cuda")
@@ -429,7 +442,7 @@ gru_prepare_call <- function(self, inputs, mask = NULL, training = NULL,
   b <- d[1L]
   n_steps <- d[2L]
   features <- d[3L]
-  if (!self$built) gru_build(self, features)
+  if (!self$built) gru_build(self, features, call = call)
   if (features != self$input_dim) {
     abort_gru(
       c("{.arg inputs} has {features} feature{?s} (its last dimension), but layer {.val {cfg$name}} was built for {self$input_dim}.",
@@ -440,16 +453,8 @@ gru_prepare_call <- function(self, inputs, mask = NULL, training = NULL,
   plan <- gru_engine_plan(self, cfg)
   if (plan$stateful) check_stateful_batch(self, b, cfg$name, call)
   if (!is.null(mask)) mask <- check_mask(mask, b, n_steps, call = call)
-  if (is.null(training)) {
-    training <- FALSE
-  } else if (is.logical(training) && length(training) == 1L) {
-    training <- isTRUE(training)
-  } else {
-    abort_gru(
-      c("{.arg training} must be `NULL`, `TRUE` or `FALSE`, not {.obj_type_friendly {training}}."),
-      class = "gru_error_input", call = call
-    )
-  }
+  check_training(training, call = call)
+  training <- isTRUE(training)
   h0 <- NULL
   if (!is.null(initial_state)) {
     if (is.list(initial_state) && !is.data.frame(initial_state)) {

@@ -104,12 +104,17 @@ rnn_dots <- c("name", "trainable", "input_shape", "batch_size",
 
 # The engine cells a cell runs, in order: a stack's cells, or the cell.
 rnn_cells_of <- function(cell) {
-  subs <- layer_sublayers(layer_self(cell))
-  if (length(subs)) subs else list(cell)
+  if (!is_cell_stack(cell)) return(list(cell))
+  layer_sublayers(layer_self(cell))
 }
 
+# (FALSE for anything but a stack, a damaged one included: check_self()
+# then finds it.)
 is_cell_stack <- function(cell) {
-  is_cell(cell) && methods_of(layer_self(cell))$container
+  if (!is_cell(cell)) return(FALSE)
+  type <- layer_self(cell)$type
+  is.character(type) && length(type) == 1L && !is.na(type) && nzchar(type) &&
+    isTRUE(get0(type, envir = layer_types, inherits = FALSE)$container)
 }
 
 rnn_build_shape <- function(self, shape) {
@@ -270,7 +275,7 @@ rnn_from_config <- function(config, call) {
   args <- config_args(config, layer_rnn, extra = c(rnn_dots, "dtype"),
                       class_name = "RNN", call = call)
   args$dtype <- NULL
-  args$cell <- from_config(args$cell)
+  args$cell <- nested_from_config(args$cell, "cell", call = call)
   do.call(layer_rnn, args)
 }
 

@@ -13,7 +13,8 @@
 #   state     the carried state of a stateful layer (NULL = zeros)
 #   rng       the saved random stream of a seeded layer's dropout
 #   format_version  gru_format_version when the object was made (see
-#             check_format_version(); readRDS() of an incompatible one errors)
+#             check_self_format(); readRDS() of an incompatible one errors)
+#   self_check  the memo of check_self() (a weak reference)
 #
 # Types that hold other layers (layer_rnn(), layer_bidirectional(), stacked
 # cells) keep them in `self` too and are containers: their sublayers() slot
@@ -30,7 +31,7 @@
 
 # The on-disk layout of layers and models. Bump it when a saved object of
 # the previous layout could no longer be used, and teach
-# check_format_version() what to say.
+# check_self_format() what to say.
 gru_format_version <- 1L
 
 new_layer_self <- function(type, config) {
@@ -51,7 +52,13 @@ new_layer <- function(type, config) {
   self <- new_layer_self(type, config)
   fn_env <- new.env(parent = topenv())
   fn_env$self <- self
-  fn <- function(inputs, mask = NULL, training = NULL, initial_state = NULL) {
+  # Only `inputs` is positional: an extra array (`layer(x, y)`) would
+  # otherwise be taken for a mask, which some layers ignore.
+  fn <- function(inputs, ..., mask = NULL, training = NULL, initial_state = NULL) {
+    if (missing(inputs) || ...length()) {
+      abort_call_arguments(missing(inputs), list(...), "layer",
+                           c("mask", "training", "initial_state"), environment())
+    }
     if (is_symbolic(inputs)) {
       return(symbolic_call(sys.function(), inputs, initial_state = initial_state,
                            call = environment()))
@@ -70,7 +77,11 @@ new_cell <- function(type, config) {
   self <- new_layer_self(type, config)
   fn_env <- new.env(parent = topenv())
   fn_env$self <- self
-  fn <- function(inputs, states = NULL, training = NULL) {
+  fn <- function(inputs, states = NULL, training = NULL, ...) {
+    if (missing(inputs) || ...length()) {
+      abort_call_arguments(missing(inputs), list(...), "cell", c("states", "training"),
+                           environment())
+    }
     call_cell(self, inputs, states = states, training = training,
               call = environment())
   }
@@ -80,31 +91,371 @@ new_cell <- function(type, config) {
 
 is_cell <- function(x) inherits(x, "gru_cell")
 
-# Objects saved by another layout of gru cannot be used; objects saved
-# before versioning (NULL) share layout 1.
-check_format_version <- function(self, call = rlang::caller_env()) {
-  v <- self$format_version
-  # Every layer call checks: the current format, an integer, settles it.
-  if (is.integer(v) && length(v) == 1L && !is.na(v) && v == gru_format_version) {
-    return(invisible(self))
+# A layer or cell called without `inputs`, or with arguments it does not
+# take (`dots`): extra positional ones or unknown names.
+abort_call_arguments <- function(inputs_missing, dots, kind, named, call) {
+  usage <- if (kind == "layer") {
+    "{.code layer(inputs, mask = NULL, training = NULL, initial_state = NULL)}"
+  } else {
+    "{.code cell(inputs, states = NULL, training = NULL)}"
   }
-  v <- v %||% 1L
-  if (!identical(as.integer(v), gru_format_version)) {
+  if (inputs_missing) {
+    abort_gru(c("{.arg inputs} is missing.", "i" = paste("Call it as", usage, "with an input array.")),
+              class = "gru_error_input", call = call)
+  }
+  nms <- names(dots) %||% rep("", length(dots))
+  if (any(nzchar(nms))) {
+    unknown <- nms[nzchar(nms)]
     abort_gru(
-      c("This object was saved by a version of gru with object format {v}; this version reads format {gru_format_version}.",
-        "i" = "Recreate it with {.fn from_config} on its config and {.fn set_weights}, or read it with the gru version that saved it."),
-      class = "gru_error_version", call = call
+      c(paste0("Unknown argument{?s} {.arg {unknown}} in a call of a ", kind, "."),
+        "i" = paste0("A ", kind, " takes {.arg inputs} and {.arg {named}}: ", usage, ".")),
+      class = "gru_error_unknown_argument", call = call
     )
+  }
+  n_pos <- if (kind == "layer") 1L else 3L
+  extra <- dots[[1L]]
+  abort_gru(
+    c("A {kind} takes {n_pos} positional argument{?s}, but it was given {length(dots) + n_pos}: argument {n_pos + 1L} is {.obj_type_friendly {extra}}.",
+      "i" = paste0("Name the others: ", usage, ". Targets go to {.fn fit}, not to a ", kind, " call.")),
+    class = "gru_error_input", call = call
+  )
+}
+
+# ---- The one check of a layer's (or a model's) `self` ----------------------
+# Nothing read from a file, or reachable by hand through layer_self(), is
+# trusted: before a layer runs (call_layer(), call_cell(),
+# layer_train_forward(), layer_gradients(), symbolic calls, print) and before
+# a model runs or takes a layer, check_self() makes sure its `self` is one
+# gru can use:
+#
+# * the object format (gru_error_version);
+# * a registered type, a config list with a name, `built` TRUE or FALSE;
+# * built layers: the weights, named and ordered as the type's
+#   weight_shapes() gives them for the config and input size, each a plain
+#   double array of exactly that shape (gru_error_weights);
+# * stateful layers: the batch size and the carried state (batch, units);
+# * containers: every sublayer, each checked in turn; models: every layer.
+#
+# Anything else is a gru_error_input naming the layer. This keeps an edited
+# .rds file, or a `self` edited by hand, from reaching the engine with arrays
+# that do not fit its config (the C++ glue checks the lengths again, as the
+# last line of defence: src/rcpp_spec.h).
+#
+# The check of the bindings that change only when the object is edited
+# (type, format, config, weights, built, input size, a model's layers) is
+# memoised like the engine plan (gru_engine_plan()): it is redone when one
+# of them is a new object. Every change binds a new one (set_weights(), an
+# optimizer step, a constraint, a rebuild, an edit by hand), and a read
+# object starts with an empty memo (saveRDS() writes weak references
+# empty). The state and the sublayers are checked at every call.
+check_self <- function(self, call = rlang::caller_env()) {
+  if (!is.environment(self)) abort_not_an_object(self, call)
+  # A memo hit is one pointer comparison per binding, in C++.
+  memo <- cpp_self_memo(self, self_check_bindings)
+  if (is.null(memo)) memo <- check_self_bindings(self, call)
+  if (memo$each_call) check_self_each_call(self, memo, call)
+  invisible(self)
+}
+
+# The bindings whose check is memoised: those that change only when the
+# object is edited.
+self_check_bindings <- c("type", "format_version", "config", "weights", "built",
+                         "input_dim", "layers", "graph")
+
+# Kept for the callers in R/model-graph.R and R/model-functional.R: the
+# format is checked by check_self(), with the rest.
+check_format_version <- function(self, call = rlang::caller_env()) {
+  check_self(self, call = call)
+}
+
+# What is checked at every call, for the objects that have it: a model's
+# layers and a container's sublayers (each with its own memo), a stateful
+# layer's state, a seeded layer's random stream.
+check_self_each_call <- function(self, memo, call) {
+  if (memo$has_sublayers) {
+    subs <- if (memo$model) self$layers else memo$type$sublayers(self)
+    if (!is.list(subs) || length(subs) == 0L && !memo$model) {
+      abort_damaged(self, "the layers or cells it wraps are {.obj_type_friendly {subs}}, not a list of gru layers", call = call)
+    }
+    for (i in seq_along(subs)) {
+      sub <- layer_self(subs[[i]])
+      if (!is.environment(sub)) {
+        abort_damaged(self, "its {if (memo$model) 'layer' else 'sublayer'} {i} is {.obj_type_friendly {subs[[i]]}}, not a gru layer", call = call)
+      }
+      check_self(sub, call = call)
+    }
+  }
+  if (memo$stateful) {
+    # The common case, a state of the fixed batch size, at once; anything
+    # else takes the full check, which says what is wrong.
+    state <- self$state
+    b <- self$batch_size
+    fast <- if (is.null(state)) is.null(b) || is.integer(b) else
+      is.double(state) && identical(dim(state), c(b, memo$units))
+    if (!fast) check_self_state(self, memo$type, call)
+  }
+  rng <- self$rng
+  if (!is.null(rng) && !is.integer(rng)) {
+    abort_damaged(self, "its saved random stream ({.field rng}) is {.obj_type_friendly {rng}}, not an integer vector", call = call)
   }
   invisible(self)
 }
 
+# The checks of the memoised bindings; returns the new memo.
+check_self_bindings <- function(self, call) {
+  m <- check_self_identity(self, call)
+  cfg <- self$config
+  if (identical(m$kind, "model")) {
+    check_model_self_layers(self, call)
+  } else {
+    if (!(is.logical(self$built) && length(self$built) == 1L && !is.na(self$built))) {
+      abort_damaged(self, "its {.field built} is {.obj_type_friendly {self$built}}, not TRUE or FALSE", call = call)
+    }
+    if (!m$container && isTRUE(self$built)) check_self_weights(self, m, call)
+  }
+  # In an environment: new_weakref() copies a list value.
+  memo <- new.env(parent = emptyenv())
+  memo$key <- mget(self_check_bindings, envir = self, ifnotfound = list(NULL))
+  memo$type <- m
+  memo$model <- identical(m$kind, "model")
+  memo$has_sublayers <- memo$model || m$container
+  # A container's state (layer_rnn()'s, one per cell) is a list: always the
+  # full check. A layer's is one (batch, units) matrix.
+  memo$stateful <- !memo$model && isTRUE(cfg$stateful)
+  memo$units <- if (memo$stateful && !m$container && is_count(cfg$units)) {
+    as.integer(cfg$units)
+  } else {
+    -1L
+  }
+  memo$each_call <- memo$has_sublayers || memo$stateful || !is.null(cfg$seed) ||
+    !is.null(self$rng)
+  self$self_check <- rlang::new_weakref(self, memo)
+  memo
+}
+
+# What every use of an object needs, get_config() included: its format, a
+# known type (returned) and a config list with a name.
+check_self_identity <- function(self, call) {
+  if (!is.environment(self)) abort_not_an_object(self, call)
+  check_self_format(self, call)
+  type <- self$type
+  m <- if (is.character(type) && length(type) == 1L && !is.na(type) && nzchar(type)) {
+    get0(type, envir = layer_types, inherits = FALSE)
+  }
+  if (is.null(m)) {
+    shown <- if (is.character(type) && length(type) == 1L) paste0(" (\"", type, "\")")
+    abort_damaged(self, "its type is {.obj_type_friendly {type}}{shown}, not one of gru's layer types", call = call)
+  }
+  cfg <- self$config
+  if (!is.list(cfg) || is.object(cfg)) {
+    abort_damaged(self, "its config is {.obj_type_friendly {cfg}}, not a list", call = call)
+  }
+  if (!(is.character(cfg$name) && length(cfg$name) == 1L && !is.na(cfg$name))) {
+    abort_damaged(self, "its config's {.field name} is {.obj_type_friendly {cfg$name}}, not a string", call = call)
+  }
+  m
+}
+
+# Objects saved by another layout of gru cannot be used; objects saved
+# before versioning (NULL) share layout 1.
+check_self_format <- function(self, call) {
+  v <- self$format_version
+  if (is.null(v) || is.numeric(v) && length(v) == 1L && !is.na(v) && v == gru_format_version) {
+    return(invisible(self))
+  }
+  shown <- if (is.atomic(v) && length(v) == 1L) format(v) else
+    cli::format_inline("{.obj_type_friendly {v}}")
+  abort_gru(
+    c("This object was saved by a version of gru with object format {shown}; this version reads format {gru_format_version}.",
+      "i" = "Recreate it with {.fn from_config} on its config and {.fn set_weights}, or read it with the gru version that saved it."),
+    class = "gru_error_version", call = call
+  )
+}
+
+# A built layer's weights against its type's weight_shapes() for its config
+# and input size.
+check_self_weights <- function(self, m, call) {
+  shapes <- self_weight_shapes(self, m, 1L, call)
+  w <- self$weights
+  if (length(shapes) == 0L) {
+    if (length(w) > 0L) {
+      abort_gru(
+        c("Layer {.val {self_label(self)}} has {length(w)} weight{?s}, but a {m$class_name} layer has none.",
+          self_damaged_hint()),
+        class = "gru_error_weights", call = call
+      )
+    }
+    return(invisible(self))
+  }
+  input_dim <- self$input_dim
+  # One size, or one per normalized axis (layer and batch normalization).
+  sizes_ok <- is.numeric(input_dim) && length(input_dim) >= 1L &&
+    all(is.finite(input_dim)) && all(input_dim >= 1) &&
+    all(input_dim == trunc(input_dim)) && all(input_dim <= .Machine$integer.max)
+  if (!sizes_ok) {
+    abort_damaged(self, "its input size ({.field input_dim}) is {.obj_type_friendly {input_dim}}, not positive whole numbers", call = call)
+  }
+  shapes <- self_weight_shapes(self, m, input_dim, call)
+  if (!is.list(w) || is.object(w) || !identical(names(w), names(shapes))) {
+    have <- if (is.list(w) && !is.null(names(w))) paste0("weights ", paste0("`", names(w), "`", collapse = ", ")) else
+      cli::format_inline("{.obj_type_friendly {w}}")
+    abort_gru(
+      c("Layer {.val {self_label(self)}} holds {have}, but a built {m$class_name} layer holds {.field {names(shapes)}}, in that order.",
+        self_damaged_hint()),
+      class = "gru_error_weights", call = call
+    )
+  }
+  for (i in seq_along(shapes)) {
+    wi <- w[[i]]
+    want <- shapes[[i]]
+    have <- dim(wi) %||% length(wi)
+    if (!is.double(wi) || is.object(wi) || !identical(as.integer(have), want)) {
+      what <- if (!is.double(wi) || is.object(wi)) {
+        cli::format_inline("is {.obj_type_friendly {wi}}, not a double array")
+      } else {
+        paste0("has shape ", format_shape(have))
+      }
+      abort_gru(
+        c("Weight {.field {names(shapes)[i]}} of layer {.val {self_label(self)}} {what}, but its config and input size ({input_dim}) need shape {format_shape(want)}.",
+          self_damaged_hint()),
+        class = "gru_error_weights", call = call
+      )
+    }
+  }
+  invisible(self)
+}
+
+# The type's weight shapes for this config, which must be positive whole
+# numbers (a damaged config may give NA, or fail).
+self_weight_shapes <- function(self, m, input_dim, call) {
+  shapes <- tryCatch(m$weight_shapes(self, input_dim), error = function(cnd) cnd)
+  ok <- is.list(shapes) && all(vapply(shapes, function(s) {
+    is.integer(s) && length(s) >= 1L && !anyNA(s) && all(s >= 1L)
+  }, logical(1)))
+  if (!ok) {
+    abort_gru(
+      c("Layer {.val {self_label(self)}} has a config that gives no valid weight shapes (its {.field units} is {.obj_type_friendly {self$config$units}}).",
+        self_damaged_hint()),
+      class = "gru_error_input", parent = if (inherits(shapes, "error")) shapes,
+      call = call
+    )
+  }
+  shapes
+}
+
+# A stateful layer's batch size and carried state: NULL, or a (batch,
+# units) matrix (for a container, a list of one per sublayer).
+check_self_state <- function(self, m, call) {
+  b <- self$batch_size
+  state <- self$state
+  if (is.null(state) && is.null(b)) return(invisible(self))
+  if (!is.null(b) && !(is.numeric(b) && length(b) == 1L && !is.na(b) && b >= 1 &&
+                       b <= .Machine$integer.max && b == trunc(b))) {
+    abort_damaged(self, "its batch size is {.obj_type_friendly {b}}, not a positive whole number", call = call)
+  }
+  if (is.null(state)) return(invisible(self))
+  if (!m$container) {
+    if (is.double(state) && !is.object(state) &&
+        identical(dim(state), c(as.integer(b), as.integer(self$config$units)))) {
+      return(invisible(self))
+    }
+    units <- list(self$config$units)
+  } else {
+    units <- lapply(m$sublayers(self), function(l) layer_self(l)$config$units)
+    ok <- is.list(state) && !is.object(state) && length(state) == length(units)
+    if (ok) {
+      for (i in seq_along(units)) {
+        si <- state[[i]]
+        if (!(is.double(si) && !is.object(si) &&
+              identical(dim(si), c(as.integer(b), as.integer(units[[i]]))))) {
+          ok <- FALSE
+        }
+      }
+    }
+    if (ok) return(invisible(self))
+  }
+  want <- paste(vapply(units, function(u) format_shape(c(b %||% NA, u)), character(1)),
+                collapse = ", ")
+  have <- if (is.list(state) && !is.object(state)) {
+    paste0("a list of ", length(state))
+  } else if (is.numeric(state)) {
+    format_shape(dim(state) %||% length(state))
+  } else {
+    cli::format_inline("{.obj_type_friendly {state}}")
+  }
+  abort_damaged(self, "its carried state is {have}, but its batch size and units need {want}", call = call)
+}
+
+# A model's layers: a list of gru layers (not cells) with a usable `self`;
+# the nodes of a functional model's graph run these very layers, so that
+# checking self$layers at every call covers them.
+check_model_self_layers <- function(self, call) {
+  layers <- self$layers
+  if (!is.list(layers) || is.object(layers)) {
+    abort_damaged(self, "its layer list is {.obj_type_friendly {layers}}, not a list of layers", call = call, what = "Model")
+  }
+  selves <- vector("list", length(layers))
+  for (i in seq_along(layers)) {
+    l <- layers[[i]]
+    if (!inherits(l, "gru_layer") || is_cell(l) || !is.environment(layer_self(l))) {
+      abort_damaged(self, "its layer {i} is {.obj_type_friendly {l}}, not a gru layer", call = call, what = "Model")
+    }
+    selves[[i]] <- layer_self(l)
+  }
+  graph <- self$graph
+  if (is.null(graph)) return(invisible(self))
+  nodes <- if (is.list(graph) && !is.object(graph)) graph$nodes
+  ok <- is.list(nodes)
+  for (node in nodes) {
+    l <- if (is.list(node)) node$layer
+    s <- if (inherits(l, "gru_layer")) layer_self(l)
+    if (!is.environment(s) || !any(vapply(selves, identical, logical(1), s))) {
+      ok <- FALSE
+      break
+    }
+  }
+  if (!ok) {
+    abort_damaged(self, "its graph holds something other than its layers", call = call, what = "Model")
+  }
+  invisible(self)
+}
+
+# The name of the layer a `self` belongs to, for messages.
+self_label <- function(self) {
+  cfg <- if (is.environment(self)) self$config
+  name <- if (is.list(cfg)) cfg$name
+  if (is.character(name) && length(name) == 1L && !is.na(name)) name else "<unnamed>"
+}
+
+self_damaged_hint <- function() {
+  c("i" = "The object was changed after gru made it (by hand, or in the file it was read from). Recreate it with {.code from_config(get_config(x))} and {.fn set_weights}.")
+}
+
+abort_damaged <- function(self, problem, call, what = "Layer", parent = NULL,
+                          .envir = parent.frame()) {
+  problem <- cli::format_inline(problem, .envir = .envir)
+  abort_gru(
+    c("{what} {.val {self_label(self)}} cannot be used: {problem}.", self_damaged_hint()),
+    class = "gru_error_input", parent = parent, call = call
+  )
+}
+
+abort_not_an_object <- function(self, call) {
+  abort_gru(
+    c("This is not a usable gru layer or model: its internal state is {.obj_type_friendly {self}}.",
+      self_damaged_hint()),
+    class = "gru_error_input", call = call
+  )
+}
+
 # Runs one layer's forward method (the internal form models use): returns
-# list(output, states, mask).
+# list(output, states, mask). Its callers, the graph executor (after
+# check_self() of the model) and containers (after check_self() of
+# themselves), have checked the layer with the whole object.
 layer_forward <- function(layer, inputs, mask = NULL, training = NULL,
                           initial_state = NULL, call = rlang::caller_env()) {
   self <- layer_self(layer)
-  check_format_version(self, call = call)
+  check_training(training, call = call)
   methods_of(self)$forward(self, inputs, mask = mask, training = training,
                            initial_state = initial_state, call = call)
 }
@@ -113,7 +464,8 @@ layer_forward <- function(layer, inputs, mask = NULL, training = NULL,
 # list(output, state) with return_state.
 call_layer <- function(self, inputs, mask = NULL, training = NULL,
                        initial_state = NULL, call = rlang::caller_env()) {
-  check_format_version(self, call = call)
+  check_self(self, call = call)
+  check_training(training, call = call)
   res <- methods_of(self)$forward(self, inputs, mask = mask, training = training,
                                   initial_state = initial_state, call = call)
   if (isTRUE(self$config$return_state)) {
@@ -126,7 +478,8 @@ call_layer <- function(self, inputs, mask = NULL, training = NULL,
 # A cell's step: list(output, list(new_state, ...)).
 call_cell <- function(self, inputs, states = NULL, training = NULL,
                       call = rlang::caller_env()) {
-  check_format_version(self, call = call)
+  check_self(self, call = call)
+  check_training(training, call = call)
   methods_of(self)$step(self, inputs, states = states, training = training,
                         call = call)
 }
@@ -234,6 +587,7 @@ layer_member <- function(layer, self, name) {
     },
     compute_mask = function(inputs, mask = NULL) {
       if (is_cell(layer)) return(NULL)
+      check_self(self, call = rlang::caller_env())
       layer_forward(layer, inputs, mask = mask, call = rlang::caller_env())$mask
     },
     NULL
@@ -298,7 +652,9 @@ layer_losses <- function(self) {
   for (nm in names(regs)) {
     reg <- self$config[[regs[[nm]]]]
     if (!is.null(reg) && !is.null(self$weights[[nm]])) {
-      out[[length(out) + 1L]] <- regularization_penalty(reg, self$weights[[nm]])
+      out[[length(out) + 1L]] <- regularization_penalty(reg, self$weights[[nm]],
+                                                        arg = regs[[nm]],
+                                                        layer = self$config$name)
     }
   }
   out
@@ -327,10 +683,13 @@ layer_apply_constraints <- function(self) {
   }
   if (!self$built) return(invisible(self))
   cons <- layer_constraints(self)
+  keys <- methods_of(self)$constrained(self)
   for (nm in names(cons)) {
     if (!is.null(cons[[nm]])) {
       w <- self$weights[[nm]]
-      self$weights[[nm]] <- array(apply_constraint(cons[[nm]], w), dim = dim(w) %||% length(w))
+      self$weights[[nm]] <- array(constrain_weight(cons[[nm]], w, arg = keys[[nm]],
+                                                   layer = self$config$name),
+                                  dim = dim(w) %||% length(w))
     }
   }
   invisible(self)
@@ -358,8 +717,8 @@ default_set_weights <- function(self, weights, call, input_dim = NULL) {
   given <- !is.null(input_dim)
   input_dim <- input_dim %||% self$input_dim
   if (!self$built && !given) {
-    first <- weights[[1L]]
-    if (length(weights) == 0L || !is.numeric(first) || length(dim(first)) != 2L) {
+    first <- if (length(weights)) weights[[1L]]
+    if (!is.numeric(first) || length(dim(first)) != 2L) {
       abort_gru(
         c("Layer {.val {self$config$name}} is not built and its input size cannot be read from {.arg weights}.",
           "i" = "The first weight must be the kernel, a (input_dim, {ncol_of_kernel(self)}) matrix."),
@@ -387,24 +746,16 @@ default_set_weights <- function(self, weights, call, input_dim = NULL) {
     want <- shapes[[i]]
     label <- names(shapes)[i]
     if (!is.numeric(w) || is.object(w) && !is.array(w)) {
-      abort_gru(
-        c("Weight {i} ({.field {label}}) must be a numeric array, not {.obj_type_friendly {w}}."),
-        class = "gru_error_weights", call = call
-      )
+      abort_weight(self, i, label, "must be a numeric array, not {.obj_type_friendly {w}}",
+                   call = call)
     }
     have <- if (is.null(dim(w))) length(w) else dim(w)
     if (!identical(as.integer(have), as.integer(want))) {
-      abort_gru(
-        c("Weight {i} ({.field {label}}) has shape ({paste(have, collapse = ', ')}), but ({paste(want, collapse = ', ')}) was expected.",
-          "i" = "{weight_layout_hint(self)}"),
-        class = "gru_error_weights", call = call
-      )
+      abort_weight(self, i, label, "has shape {format_shape(have)}, but {format_shape(want)} was expected",
+                   hint = weight_layout_hint(self), call = call)
     }
     if (anyNA(w) || any(!is.finite(w))) {
-      abort_gru(
-        c("Weight {i} ({.field {label}}) contains NA, NaN or Inf at {first_nonfinite(w)}."),
-        class = "gru_error_weights", call = call
-      )
+      abort_weight(self, i, label, "contains NA, NaN or Inf at {first_nonfinite(w)}", call = call)
     }
     out[[i]] <- array(as.numeric(w), dim = want)
   }
@@ -412,6 +763,51 @@ default_set_weights <- function(self, weights, call, input_dim = NULL) {
   self$input_dim <- input_dim
   self$built <- TRUE
   invisible(self)
+}
+
+# A weight that set_weights() cannot take: weight `i` (`label`) of the
+# layer. The condition carries where it is (weight_index, at the level that
+# raised it; weight_leaf_index, weight_name and weight_layer, the layer that
+# owns it) and what is wrong (weight_problem, weight_hint), so that a
+# container or a model re-raises it with its own index
+# (reraise_weight_error()).
+abort_weight <- function(self, i, label, problem, hint = NULL, call,
+                         .envir = parent.frame()) {
+  problem <- cli::format_inline(problem, .envir = .envir)
+  signal_weight_error(
+    "Weight {i} ({.field {label}}) of layer {.val {layer}} {problem}.",
+    list(index = i, leaf_index = i, name = label, layer = self$config$name,
+         problem = problem, hint = hint), call
+  )
+}
+
+# A weight error of a sublayer (or a model's layer) whose weights start after
+# `offset` of the container's, re-raised by the container (`owner`, e.g.
+# 'layer "bi"' or 'model "m"') with its own index; any other error as it is.
+reraise_weight_error <- function(cnd, offset, owner, call) {
+  if (is.null(cnd$weight_index)) rlang::cnd_signal(cnd)
+  signal_weight_error(
+    "Weight {i} of {owner} is weight {leaf_index} ({.field {label}}) of layer {.val {layer}}: it {problem}.",
+    list(index = as.integer(offset + cnd$weight_index), leaf_index = cnd$weight_leaf_index,
+         name = cnd$weight_name, layer = cnd$weight_layer, problem = cnd$weight_problem,
+         hint = cnd$weight_hint),
+    call, owner = owner
+  )
+}
+
+signal_weight_error <- function(message, w, call, owner = NULL) {
+  i <- w$index
+  leaf_index <- w$leaf_index
+  label <- w$name
+  layer <- w$layer
+  problem <- w$problem
+  hint <- w$hint
+  abort_gru(
+    c(message, "i" = if (!is.null(hint)) "{hint}"),
+    class = "gru_error_weights", call = call,
+    weight_index = i, weight_leaf_index = leaf_index, weight_name = label,
+    weight_layer = layer, weight_problem = problem, weight_hint = hint
+  )
 }
 
 weight_layout_hint <- function(self) methods_of(self)$weight_layout_hint(self)
@@ -439,7 +835,7 @@ print.gru_layer <- function(x, ...) {
 #' @export
 format.gru_layer <- function(x, ...) {
   self <- layer_self(x)
-  check_format_version(self)
+  check_self(self)
   methods_of(self)$format(self)
 }
 

@@ -165,7 +165,7 @@ layer_state_units <- function(self) {
 symbolic_call <- function(layer, inputs, initial_state = NULL,
                           call = rlang::caller_env()) {
   self <- layer_self(layer)
-  check_format_version(self, call = call)
+  check_self(self, call = call)
   m <- methods_of(self)
   if (is_cell(layer)) {
     abort_gru(

@@ -297,7 +297,7 @@ fix_input_shape <- function(self, x) {
 # naming the layer and the shapes.
 model_forward <- function(self, inputs, training = NULL, mask = NULL,
                           call = rlang::caller_env()) {
-  check_format_version(self, call = call)
+  check_self(self, call = call)
   check_model_has_layers(self, call)
   xs <- model_input_list(self, inputs, call = call)
   run <- graph_forward(model_graph(self), xs,
@@ -392,6 +392,7 @@ model_log_names <- function(self, compiled) {
 # weights.
 model_train_pass <- function(self, x, y, compiled, training = TRUE, backward = TRUE,
                              call = rlang::caller_env()) {
+  check_self(self, call = call)
   check_model_has_layers(self, call)
   graph <- model_graph(self)
   xs <- model_input_list(self, x, call = call)

@@ -10,7 +10,7 @@ NULL
 #                 and stateful state)
 #   input_shape   the batch input shape c(batch, ...) with NA for unknown
 #                 entries, or NULL until known
-#   format_version  see check_format_version()
+#   format_version  see check_self_format() (R/layer.R)
 #
 # `model |> layer_*()` appends through compose_layer.gru_model(). The forward
 # pass is one internal function, model_forward(), that returns every layer's
@@ -109,7 +109,7 @@ compose_layer.gru_model <- function(object, layer, call = rlang::caller_env()) {
 # Appends a layer after checking it is a single-output layer whose input
 # fits the current output, and builds it when that shape is known.
 model_add <- function(self, layer, call) {
-  check_format_version(self, call = call)
+  check_self(self, call = call)
   if (is_cell(layer)) {
     abort_gru(
       c("Cell {.val {layer$name}} cannot be added to a model: a model holds layers.",
@@ -234,6 +234,7 @@ predict.gru_model <- function(object, x, batch_size = 32, ...) {
       class = "gru_error_input", call = call
     )
   }
+  check_self(self, call = call)
   st <- model_stateful(self)
   if (st$stateful && !is.null(st$batch_size)) {
     if (batch_missing) batch_size <- st$batch_size
@@ -350,19 +351,8 @@ set_weights.gru_model <- function(object, weights, ...) {
       class = "gru_error_weights", call = call
     )
   }
-  subs <- lapply(self$layers, layer_self)
-  saved <- lapply(subs, snapshot_weights)
-  ends <- cumsum(counts)
-  rlang::try_fetch(
-    for (i in seq_along(subs)) {
-      idx <- seq_len(counts[i]) + ends[i] - counts[i]
-      if (counts[i] > 0) layer_set_weights(subs[[i]], unname(weights[idx]), call = call)
-    },
-    error = function(cnd) {
-      Map(restore_weights, subs, saved)
-      rlang::cnd_signal(cnd)
-    }
-  )
+  set_weights_in_parts(lapply(self$layers, layer_self), counts, weights,
+                       cli::format_inline("model {.val {self$config$name}}"), call)
   invisible(object)
 }
 
@@ -375,6 +365,9 @@ reset_state.gru_model <- function(object, states = NULL, ...) {
 #' @export
 get_config.gru_model <- function(object, ...) {
   self <- model_self(object)
+  call <- rlang::current_env()
+  check_self_identity(self, call)
+  check_model_self_layers(self, call)
   if (is_functional(self)) return(functional_config(self))
   layers <- lapply(self$layers, nested_config)
   if (!is.null(self$input_shape)) {
@@ -397,19 +390,33 @@ sequential_from_config <- function(config, call) {
       class = "gru_error_config", call = call
     )
   }
-  layers <- config$layers
+  layers <- config$layers %||% list()
+  if (!is.list(layers) || is.object(layers)) {
+    abort_config("layers", "is {.obj_type_friendly {layers}}, not a list of layer configs",
+                 call = call)
+  }
   shape <- NULL
-  if (length(layers) && identical(layers[[1L]]$class_name, "InputLayer")) {
-    ic <- layers[[1L]]$config
-    shape <- ic$batch_input_shape %||% ic$batch_shape
-    if (is.list(shape)) shape <- vapply(shape, function(v) if (is.null(v)) NA_real_ else as.numeric(v), numeric(1))
-    layers <- layers[-1L]
+  skip <- 0L  # a leading InputLayer gives the input shape
+  first <- if (length(layers)) layers[[1L]]
+  if (is.list(first) && identical(first$class_name, "InputLayer")) {
+    ic <- first$config
+    shape <- shape_from_list(ic$batch_input_shape %||% ic$batch_shape)
+    if (!is_batch_shape(shape)) {
+      abort_config("layers[[1]]$config$batch_input_shape",
+                   "must be a batch shape: positive whole numbers or NA (JSON null), not {.obj_type_friendly {shape}}",
+                   call = call)
+    }
+    skip <- 1L
   }
   model <- keras_model_sequential(name = config$name,
                                   trainable = config$trainable %||% TRUE)
   self <- model_self(model)
   if (!is.null(shape)) self$input_shape <- as.integer(shape)
-  for (l in layers) model_add(self, from_config(l), call = call)
+  for (i in seq_along(layers)) {
+    if (i <= skip) next
+    layer <- nested_from_config(layers[[i]], paste0("layers[[", i, "]]"), call = call)
+    model_add(self, layer, call = call)
+  }
   model
 }
 
@@ -497,7 +504,7 @@ print.gru_model_summary <- function(x, ...) {
 
 #' @export
 format.gru_model <- function(x, ...) {
-  check_format_version(model_self(x))
+  check_self(model_self(x))
   format(summary(x))
 }
 

@@ -104,17 +104,18 @@ constraint_names <- c(max_norm = "MaxNorm", maxnorm = "MaxNorm", non_neg = "NonN
 # NULL, an object, a Keras config list, a name, or an R function.
 resolve_regularizer <- function(x, arg = rlang::caller_arg(x), call = rlang::caller_env()) {
   resolve_penalty_like(x, "gru_regularizer", regularizer_names,
-                       list(L1 = regularizer_l1, L2 = regularizer_l2, L1L2 = regularizer_l1_l2),
+                       c(L1 = "regularizer_l1", L2 = "regularizer_l2", L1L2 = "regularizer_l1_l2"),
                        "regularizer", arg, call)
 }
 
 resolve_constraint <- function(x, arg = rlang::caller_arg(x), call = rlang::caller_env()) {
   resolve_penalty_like(x, "gru_constraint", constraint_names,
-                       list(MaxNorm = constraint_maxnorm, NonNeg = constraint_nonneg,
-                            UnitNorm = constraint_unitnorm, MinMaxNorm = constraint_minmaxnorm),
+                       c(MaxNorm = "constraint_maxnorm", NonNeg = "constraint_nonneg",
+                         UnitNorm = "constraint_unitnorm", MinMaxNorm = "constraint_minmaxnorm"),
                        "constraint", arg, call)
 }
 
+# `constructors`: the constructors' names by Keras class name.
 resolve_penalty_like <- function(x, cls, names_map, constructors, what, arg, call) {
   if (is.null(x) || inherits(x, cls) || is.function(x)) return(x)
   class_name <- NULL
@@ -122,11 +123,11 @@ resolve_penalty_like <- function(x, cls, names_map, constructors, what, arg, cal
   if (is.character(x) && length(x) == 1L && !is.na(x)) {
     class_name <- if (x %in% names(names_map)) names_map[[x]] else
       if (x %in% names(constructors)) x
-  } else if (is.list(x) && is.character(x$class_name)) {
+  } else if (is.list(x) && is.character(x$class_name) && length(x$class_name) == 1L) {
     class_name <- if (x$class_name %in% names(constructors)) x$class_name
-    config <- as.list(x$config)
+    config <- x$config
     # A config holds Keras' 0-based axis; the object holds R's 1-based one.
-    if (identical(what, "constraint") && is.numeric(config$axis)) {
+    if (identical(what, "constraint") && is.list(config) && is.numeric(config$axis)) {
       config$axis <- axis_from_keras(config$axis)
     }
   }
@@ -137,16 +138,22 @@ resolve_penalty_like <- function(x, cls, names_map, constructors, what, arg, cal
       class = "gru_error_input", call = call
     )
   }
-  do.call(constructors[[class_name]], config)
+  object_from_config(list(class_name = class_name, config = config),
+                     constructors[[class_name]], arg, call)
 }
 
 # Keras counts axes from 0 (negative from the end); R from 1.
 axis_from_keras <- function(axis) ifelse(axis >= 0, axis + 1, axis)
 axis_to_keras <- function(axis) ifelse(axis >= 1, axis - 1, axis)
 
-# The penalty of one regularizer on one weight.
-regularization_penalty <- function(reg, w) {
-  if (is.function(reg)) return(as.numeric(reg(w)))
+# The penalty of one regularizer on one weight (`arg` and `layer` name it
+# in messages about a user's function, checked by call_user_fn()).
+regularization_penalty <- function(reg, w, arg = "regularizer", layer = NULL,
+                                   call = NULL) {
+  if (is.function(reg)) {
+    return(as.numeric(call_user_fn(reg, w, "regularizer", arg, layer = layer, n = 1L,
+                                   want_dim = 1L, call = call)))
+  }
   cfg <- reg$config
   l1 <- if (is.null(cfg$l1)) 0 else cfg$l1
   l2 <- if (is.null(cfg$l2)) 0 else cfg$l2
@@ -167,8 +174,18 @@ regularization_penalty <- function(reg, w) {
 #' @examples
 #' apply_constraint(constraint_nonneg(), c(-1, 2))
 apply_constraint <- function(constraint, w) {
+  constrain_weight(constraint, w, call = rlang::current_env())
+}
+
+# apply_constraint() for the constraint of argument `arg` of layer `layer`
+# (in messages about a user's function, checked by call_user_fn()).
+constrain_weight <- function(constraint, w, arg = "constraint", layer = NULL,
+                             call = NULL) {
   if (is.null(constraint)) return(w)
-  if (is.function(constraint)) return(array(constraint(w), dim = dim(w)))
+  if (is.function(constraint)) {
+    out <- call_user_fn(constraint, w, "constraint", arg, layer = layer, call = call)
+    return(array(as.numeric(out), dim = dim(w) %||% length(w)))
+  }
   cfg <- constraint$config
   eps <- 1e-7
   col_norms <- function(axis) {

@@ -122,9 +122,11 @@ stack_step <- function(self, inputs, states = NULL, training = NULL,
   }
   x <- inputs
   new_states <- vector("list", length(cells))
+  # check_self() of the stack has checked its cells.
   for (i in seq_along(cells)) {
-    res <- call_cell(layer_self(cells[[i]]), x, states = states[[i]],
-                     training = training, call = call)
+    cs <- layer_self(cells[[i]])
+    res <- methods_of(cs)$step(cs, x, states = states[[i]], training = training,
+                               call = call)
     x <- res[[1L]]
     new_states[[i]] <- res[[2L]][[1L]]
   }
@@ -140,7 +142,13 @@ stack_format <- function(self) {
 stack_from_config <- function(config, call) {
   args <- config_args(config, rnn_cells_stack, extra = c("name", "trainable"),
                       class_name = "StackedRNNCells", call = call)
-  args$cells <- lapply(args$cells, from_config)
+  if (!is.list(args$cells)) {
+    abort_config("cells", "is {.obj_type_friendly {args$cells}}, not a list of cell configs",
+                 call = call)
+  }
+  args$cells <- lapply(seq_along(args$cells), function(i) {
+    nested_from_config(args$cells[[i]], paste0("cells[[", i, "]]"), call = call)
+  })
   do.call(rnn_cells_stack, args)
 }
 

@@ -20,6 +20,13 @@
 #' `_R_CHECK_LIMIT_CORES_` is set (as `R CMD check --as-cran` does), so
 #' examples and tests stay within CRAN's limit.
 #'
+#' An option or variable that is not a positive whole number is ignored
+#' with a warning that names it (the next source is used), and a count
+#' above four threads per core (at least 8) is capped there with a warning:
+#' more threads only slow gru down, and a system that cannot start them
+#' would end the R session. Each warning comes once per value of the
+#' setting.
+#'
 #' In a process forked from the R session (by [parallel::mclapply()],
 #' `future`'s multicore plan and other fork-based backends) gru runs on one
 #' thread, and `gru_threads()` says 1: GNU OpenMP cannot start threads in a
@@ -48,7 +55,7 @@ gru_threads <- function(n = NULL) {
     # that for every pass, so only this report needs to know.
     return(if (cpp_in_forked_child()) 1L else current_threads())
   }
-  if (!is_count(n)) {
+  if (!is_count(n) || n > .Machine$integer.max) {
     shown <- if (is.numeric(n) && length(n) == 1L) paste0(" (", format(n), ")") else ""
     abort_gru(
       c("{.arg n} must be a positive whole number, not {.obj_type_friendly {n}}{shown}.",
@@ -57,7 +64,7 @@ gru_threads <- function(n = NULL) {
     )
   }
   n <- as.integer(n)
-  old <- effective_threads(requested_threads())
+  old <- current_threads()
   options(gru.threads = n)
   invisible(old)
 }
@@ -84,18 +91,51 @@ current_threads <- function() {
 thread_env_vars <- c("GRU_NUM_THREADS", "OMP_THREAD_LIMIT", "_R_CHECK_LIMIT_CORES_")
 
 # The count asked for: option, then environment variable, then the cores.
-# An unusable option or variable falls through to the next source.
+# An unusable option or variable falls through to the next source, with a
+# warning naming it (current_threads() asks only when a setting changed).
 requested_threads <- function() {
   opt <- getOption("gru.threads")
-  if (is_count(opt)) {
-    return(as.integer(opt))
+  if (!is.null(opt)) {
+    n <- thread_setting(opt, "The option {.code gru.threads}")
+    if (!is.null(n)) return(n)
   }
-  env <- suppressWarnings(as.numeric(Sys.getenv("GRU_NUM_THREADS", "")))
-  if (is_count(env)) {
-    return(as.integer(env))
+  env <- Sys.getenv("GRU_NUM_THREADS", "")
+  if (nzchar(env)) {
+    n <- thread_setting(suppressWarnings(as.numeric(env)),
+                        "The environment variable {.envvar GRU_NUM_THREADS}", shown = env)
+    if (!is.null(n)) return(n)
   }
   max(1L, cpp_cpu_cores())
 }
+
+# A thread count from a setting, capped at max_threads(); NULL when the
+# setting is unusable. Both with a warning naming the setting (`what`).
+thread_setting <- function(x, what, shown = x) {
+  if (!is_count(x)) {
+    shown <- if (is.atomic(shown) && length(shown) == 1L) paste0("\"", format(shown), "\"") else
+      cli::format_inline("{.obj_type_friendly {shown}}")
+    cli::cli_warn(
+      c(paste0(what, " is {shown}, not a positive whole number, so gru ignores it."),
+        "i" = "Set it to a thread count, e.g. 2, or unset it."),
+      class = "gru_warning_threads", call = NULL
+    )
+    return(NULL)
+  }
+  cap <- max_threads()
+  if (x > cap) {
+    cli::cli_warn(
+      c(paste0(what, " asks for {format(x)} threads; gru uses at most {cap} (four per core, at least 8)."),
+        "i" = "More threads than that only slow gru down."),
+      class = "gru_warning_threads", call = NULL
+    )
+    return(cap)
+  }
+  as.integer(x)
+}
+
+# The most threads gru runs: more only add overhead, and a system that
+# cannot start them would end the session (GNU OpenMP exits then).
+max_threads <- function() max(8L, 4L * max(1L, cpp_cpu_cores()))
 
 effective_threads <- function(n) {
   limit <- suppressWarnings(as.numeric(Sys.getenv("OMP_THREAD_LIMIT", "")))

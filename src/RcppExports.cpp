@@ -181,6 +181,17 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_self_memo
+SEXP cpp_self_memo(SEXP self, SEXP names);
+RcppExport SEXP _gru_cpp_self_memo(SEXP selfSEXP, SEXP namesSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type self(selfSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type names(namesSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_self_memo(self, names));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_cpu_cores
 int cpp_cpu_cores();
 RcppExport SEXP _gru_cpp_cpu_cores() {
@@ -284,6 +295,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_gru_cpp_gru_backward", (DL_FUNC) &_gru_cpp_gru_backward, 14},
     {"_gru_cpp_activation_derivative", (DL_FUNC) &_gru_cpp_activation_derivative, 2},
     {"_gru_cpp_activate", (DL_FUNC) &_gru_cpp_activate, 3},
+    {"_gru_cpp_self_memo", (DL_FUNC) &_gru_cpp_self_memo, 2},
     {"_gru_cpp_cpu_cores", (DL_FUNC) &_gru_cpp_cpu_cores, 0},
     {"_gru_cpp_in_forked_child", (DL_FUNC) &_gru_cpp_in_forked_child, 0},
     {"_gru_cpp_backend_info", (DL_FUNC) &_gru_cpp_backend_info, 0},

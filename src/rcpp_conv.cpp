@@ -24,6 +24,32 @@ namespace {
 // pad_left, out_steps), as conv1d_engine_spec() in R/layer-conv-1d.R makes it.
 gru::Conv1dSpec make_conv1d_spec(const Rcpp::IntegerVector& spec, int threads) {
   if (spec.size() != 9) Rcpp::stop("`spec` must have 9 entries");
+  // Nothing from R is trusted: every size positive (pad_left may be 0), the
+  // padding inside one kernel span, and every array the sizes imply small
+  // enough to index with int.
+  for (int i = 0; i < 9; ++i) {
+    if (spec[i] == NA_INTEGER || spec[i] < (i == 7 ? 0 : 1)) {
+      Rcpp::stop("`spec` entry %d is %d: sizes must be positive", i + 1, spec[i]);
+    }
+  }
+  const double span = static_cast<double>(spec[4] - 1) * spec[6] + 1;
+  if (spec[7] >= span) Rcpp::stop("`spec`: padding %d exceeds the kernel span", spec[7]);
+  const double limit = 2147483647.0;
+  const double sizes[] = {
+      static_cast<double>(spec[0]) * spec[1] * spec[2],
+      static_cast<double>(spec[0]) * spec[8] * spec[3],
+      static_cast<double>(spec[0]) * spec[8] * spec[4] * spec[2],
+      static_cast<double>(spec[4]) * spec[2] * spec[3]};
+  for (double n : sizes) {
+    if (n >= limit) Rcpp::stop("`spec` implies an array of %.0f values, too large", n);
+  }
+  // Window positions (output step * stride + tap * dilation) stay in int.
+  if (span + static_cast<double>(spec[8]) * spec[5] + spec[1] >= limit) {
+    Rcpp::stop("`spec`: a kernel span of %.0f is too large", span);
+  }
+  if ((static_cast<double>(spec[8]) - 1) * spec[5] - spec[7] >= spec[1]) {
+    Rcpp::stop("`spec`: %d output steps do not fit %d input steps", spec[8], spec[1]);
+  }
   gru::Conv1dSpec s;
   s.batch = spec[0];
   s.steps = spec[1];
@@ -182,6 +208,7 @@ Rcpp::List cpp_conv1d_backward(SEXP x, Rcpp::IntegerVector spec, SEXP kernel, SE
 Rcpp::List cpp_gemm_bench(Rcpp::NumericMatrix a, Rcpp::NumericMatrix b, int reps,
                           int threads, bool float64) {
   if (a.ncol() != b.nrow()) Rcpp::stop("non-conformable matrices");
+  if (reps < 1 || reps > 100000) Rcpp::stop("`reps` must be in [1, 100000]");
   if (float64) return run_gemm_bench<double>(a, b, reps, std::max(1, threads));
   return run_gemm_bench<float>(a, b, reps, std::max(1, threads));
 }
@@ -191,6 +218,7 @@ Rcpp::List cpp_gemm_bench(Rcpp::NumericMatrix a, Rcpp::NumericMatrix b, int reps
 // [[Rcpp::export(rng = false)]]
 Rcpp::NumericVector cpp_conv1d_bench(SEXP x, Rcpp::IntegerVector spec, SEXP kernel,
                                      SEXP bias, int reps, int threads, bool float64) {
+  if (reps < 1 || reps > 100000) Rcpp::stop("`reps` must be in [1, 100000]");
   const gru::Conv1dSpec s = make_conv1d_spec(spec, threads);
   check_length(x, static_cast<R_xlen_t>(s.batch) * s.steps * s.channels, "x");
   check_length(kernel, static_cast<R_xlen_t>(s.kernel_size) * s.channels * s.filters,

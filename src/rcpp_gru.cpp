@@ -1,6 +1,7 @@
 // The thin Rcpp glue: unpacks R objects into engine views and delegates.
-// R has already validated every argument (R/layer-gru.R); this file only
-// converts. float32 computation is decided here: on the CPU the engine reads R's
+// R has already validated every argument (R/layer-gru.R); this file checks
+// only that the arrays fit the dims it is told (rcpp_spec.h), as the last
+// line of defence, and converts. float32 computation is decided here: on the CPU the engine reads R's
 // doubles and converts while packing (no float copies); the GPU path converts
 // the inputs once here.
 //
@@ -178,14 +179,29 @@ Rcpp::List run_backward(const gru::Spec& s, SEXP x, SEXP kernel, SEXP recurrent_
           w.recurrent_bias ? SEXP(to_r(dbr, IntegerVector::create(3 * h))) : R_NilValue);
 }
 
+constexpr const char* kPackedTag = "gru_packed_weights";
+
 // The CPU engine's packed-weights cache behind an external pointer made by
 // cpp_packed_new() (NULL: none).
 gru::PackedWeights* packed_of(SEXP packed) {
   if (Rf_isNull(packed)) return nullptr;
-  if (TYPEOF(packed) != EXTPTRSXP) Rcpp::stop("`packed` must be an external pointer");
-  auto* p = static_cast<gru::PackedWeights*>(R_ExternalPtrAddr(packed));
-  if (p == nullptr) Rcpp::stop("`packed` is a stale external pointer");
-  return p;
+  return tagged_address<gru::PackedWeights>(packed, kPackedTag, "`packed`");
+}
+
+// An activation code the engine knows (gru.h).
+gru::Activation activation_of(int code) {
+  if (code < 0 || code >= gru::kActivationCount) {
+    throw gru::Error("unknown activation code " + std::to_string(code));
+  }
+  return static_cast<gru::Activation>(code);
+}
+
+// The upstream gradients of a backward pass: NULL (zero) or exactly the
+// output's and the final state's lengths.
+void check_grad_arrays(const gru::Spec& s, SEXP grad_output, SEXP grad_state) {
+  check_doubles(grad_output, static_cast<double>(output_length(s)), "`grad_output`", true);
+  check_doubles(grad_state, elements({double(s.batch), double(s.units)}), "`grad_state`",
+                true);
 }
 
 // The engine's interrupt check (gru.h, set_interrupt_check): R's own, run
@@ -210,6 +226,8 @@ Rcpp::List cpp_gru_forward(SEXP x, Rcpp::IntegerVector dims, SEXP kernel,
                            SEXP recurrent_dropout_mask, Rcpp::List options,
                            bool float64, bool gpu, SEXP packed = R_NilValue) {
   const gru::Spec s = make_spec(dims, options);
+  check_call_arrays(s, x, kernel, recurrent_kernel, input_bias, recurrent_bias, mask,
+                    initial_state, dropout_mask, recurrent_dropout_mask);
   gru::PackedWeights* cache = gpu ? nullptr : packed_of(packed);
   return interruptible([&] {
     if (float64) {
@@ -237,7 +255,8 @@ double cpp_last_interrupted_step() { return static_cast<double>(gru::last_interr
 // the pointer.
 // [[Rcpp::export(rng = false)]]
 SEXP cpp_packed_new() {
-  return Rcpp::XPtr<gru::PackedWeights>(new gru::PackedWeights(), true);
+  return Rcpp::XPtr<gru::PackedWeights>(new gru::PackedWeights(), true,
+                                        xptr_tag(kPackedTag));
 }
 
 // Frees a cache's panels now (the layer's weights changed), so they do not
@@ -266,6 +285,10 @@ Rcpp::List cpp_gru_backward(SEXP x, Rcpp::IntegerVector dims, SEXP kernel,
                             SEXP recurrent_dropout_mask, Rcpp::List options,
                             SEXP grad_output, SEXP grad_state, bool float64) {
   const gru::Spec s = make_spec(dims, options);
+  gru::train_workspace_size(s);  // the training passes' limits, before any array
+  check_call_arrays(s, x, kernel, recurrent_kernel, input_bias, recurrent_bias, mask,
+                    initial_state, dropout_mask, recurrent_dropout_mask);
+  check_grad_arrays(s, grad_output, grad_state);
   return interruptible([&] {
     if (float64) {
       return run_backward<double>(s, x, kernel, recurrent_kernel, input_bias,
@@ -281,8 +304,8 @@ Rcpp::List cpp_gru_backward(SEXP x, Rcpp::IntegerVector dims, SEXP kernel,
 // f'(x) for an activation code (for tests).
 // [[Rcpp::export(rng = false)]]
 Rcpp::NumericVector cpp_activation_derivative(Rcpp::NumericVector x, int code) {
+  const gru::Activation a = activation_of(code);
   Rcpp::NumericVector y = Rcpp::clone(x), d(x.size());
-  const auto a = static_cast<gru::Activation>(code);
   gru::activate<double>(a, y.begin(), y.size());
   gru::activation_derivative<double>(a, x.begin(), y.begin(), d.begin(), x.size());
   return d;
@@ -291,16 +314,44 @@ Rcpp::NumericVector cpp_activation_derivative(Rcpp::NumericVector x, int code) {
 // Elementwise activation (for tests and for R-side helpers).
 // [[Rcpp::export(rng = false)]]
 Rcpp::NumericVector cpp_activate(Rcpp::NumericVector x, int code, bool float64) {
+  const gru::Activation a = activation_of(code);
   Rcpp::NumericVector y = Rcpp::clone(x);
   if (float64) {
-    gru::activate<double>(static_cast<gru::Activation>(code), y.begin(), y.size());
+    gru::activate<double>(a, y.begin(), y.size());
   } else {
     std::vector<float> f(y.begin(), y.end());
-    gru::activate<float>(static_cast<gru::Activation>(code), f.data(),
-                         static_cast<long>(f.size()));
+    gru::activate<float>(a, f.data(), static_cast<long>(f.size()));
     std::copy(f.begin(), f.end(), y.begin());
   }
   return y;
+}
+
+// check_self()'s memo hit (R/layer.R): the memo environment that the weak
+// reference `self$self_check` holds when its `key` list holds, in order,
+// the very objects (pointer-equal) that the bindings `names` of `self` hold
+// now; NULL otherwise (no memo, or any binding replaced since). One call
+// instead of building the list and comparing it in R: every layer call
+// asks.
+// [[Rcpp::export(rng = false)]]
+SEXP cpp_self_memo(SEXP self, SEXP names) {
+  if (TYPEOF(self) != ENVSXP || TYPEOF(names) != STRSXP) {
+    throw gru::Error("`self` must be an environment and `names` a character vector");
+  }
+  SEXP ref = Rf_findVarInFrame(self, Rf_install("self_check"));
+  if (TYPEOF(ref) != WEAKREFSXP) return R_NilValue;
+  SEXP memo = R_WeakRefValue(ref);
+  if (TYPEOF(memo) != ENVSXP) return R_NilValue;
+  SEXP key = Rf_findVarInFrame(memo, Rf_install("key"));
+  const R_xlen_t n = Rf_xlength(names);
+  if (TYPEOF(key) != VECSXP || Rf_xlength(key) != n) return R_NilValue;
+  for (R_xlen_t i = 0; i < n; ++i) {
+    SEXP name = STRING_ELT(names, i);
+    if (name == NA_STRING) return R_NilValue;
+    SEXP v = Rf_findVarInFrame(self, Rf_installChar(name));
+    if (v == R_UnboundValue) v = R_NilValue;
+    if (v != VECTOR_ELT(key, i)) return R_NilValue;
+  }
+  return memo;
 }
 
 // Processors available to this process (the default of gru_threads()).
@@ -335,6 +386,10 @@ Rcpp::List cpp_backend_info() {
 // the test away.
 // [[Rcpp::export(rng = false)]]
 bool cpp_all_finite(SEXP x) {
+  if (TYPEOF(x) != REALSXP) {
+    throw gru::Error(std::string("`x` must be a double vector, not type '") +
+                     Rf_type2char(TYPEOF(x)) + "'");
+  }
   const R_xlen_t n = Rf_xlength(x);
   const double* p = REAL(x);
   const uint64_t exponent = 0x7ff0000000000000ULL, one = 0x0010000000000000ULL;
@@ -355,10 +410,15 @@ bool cpp_all_finite(SEXP x) {
 // memo that every layer call consults (Sys.getenv() costs ~2 us a call).
 // [[Rcpp::export(rng = false)]]
 SEXP cpp_getenv(SEXP names) {
+  if (TYPEOF(names) != STRSXP) {
+    throw gru::Error(std::string("`names` must be a character vector, not type '") +
+                     Rf_type2char(TYPEOF(names)) + "'");
+  }
   const R_xlen_t n = Rf_xlength(names);
   SEXP out = PROTECT(Rf_allocVector(STRSXP, n));
   for (R_xlen_t i = 0; i < n; ++i) {
-    const char* v = std::getenv(Rf_translateChar(STRING_ELT(names, i)));
+    SEXP name = STRING_ELT(names, i);
+    const char* v = name == NA_STRING ? nullptr : std::getenv(Rf_translateChar(name));
     SET_STRING_ELT(out, i, Rf_mkCharCE(v ? v : "", CE_NATIVE));
   }
   UNPROTECT(1);

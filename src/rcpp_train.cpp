@@ -24,6 +24,9 @@
 
 namespace {
 
+// The tag of the training caches' external pointers (rcpp_spec.h).
+constexpr const char* kCacheTag = "gru_train_cache";
+
 struct TrainCacheBase {
   virtual ~TrainCacheBase() = default;
 };
@@ -129,20 +132,9 @@ Rcpp::List train_forward(const gru::Spec& s, SEXP x, SEXP kernel, SEXP recurrent
   gru::forward_train<T, double>(s, cache->weights(), cache->inputs(),
                                 {output.begin(), state.begin()}, cache->workspace.get());
   set_output_dims(s, output, state);
-  Rcpp::XPtr<TrainCacheBase> ptr(cache.release(), true);
+  Rcpp::XPtr<TrainCacheBase> ptr(cache.release(), true, xptr_tag(kCacheTag));
   return Rcpp::List::create(Rcpp::Named("output") = output, Rcpp::Named("state") = state,
                             Rcpp::Named("cache") = ptr);
-}
-
-// A gradient argument: NULL, or a double vector of length n.
-void check_gradient_arg(SEXP g, R_xlen_t n, const char* what) {
-  if (Rf_isNull(g)) return;
-  if (TYPEOF(g) != REALSXP || Rf_xlength(g) != n) {
-    throw gru::Error(std::string(what) + " must be a double vector of length " +
-                     std::to_string(static_cast<long long>(n)) + " (got type '" +
-                     Rf_type2char(TYPEOF(g)) + "', length " +
-                     std::to_string(static_cast<long long>(Rf_xlength(g))) + ")");
-  }
 }
 
 template <typename T>
@@ -153,8 +145,9 @@ Rcpp::List train_backward(TrainCache<T>& c, SEXP grad_output, SEXP grad_state,
   // R passes the gradients as they are (a double array keeps its dims rather
   // than being copied by as.double()), so check them here: the engine reads
   // exactly the output's and the state's lengths.
-  check_gradient_arg(grad_output, output_length(s), "grad_output");
-  check_gradient_arg(grad_state, static_cast<R_xlen_t>(s.batch) * s.units, "grad_state");
+  check_doubles(grad_output, static_cast<double>(output_length(s)), "`grad_output`", true);
+  check_doubles(grad_state, elements({double(s.batch), double(s.units)}), "`grad_state`",
+                true);
   // The output gradient is read where R keeps it; the state's (B x H) is
   // copied in T.
   std::vector<T> gs;
@@ -205,6 +198,9 @@ Rcpp::List cpp_gru_train_forward(SEXP x, Rcpp::IntegerVector dims, SEXP kernel,
                                  SEXP dropout_mask, SEXP recurrent_dropout_mask,
                                  Rcpp::List options, bool float64) {
   const gru::Spec s = make_spec(dims, options);
+  gru::train_workspace_size(s);  // the training passes' limits, before any array
+  check_call_arrays(s, x, kernel, recurrent_kernel, input_bias, recurrent_bias, mask,
+                    initial_state, dropout_mask, recurrent_dropout_mask);
   // Interrupted: the unfinished cache is freed on the way out.
   return interruptible([&] {
     if (float64) {
@@ -224,15 +220,14 @@ Rcpp::List cpp_gru_train_forward(SEXP x, Rcpp::IntegerVector dims, SEXP kernel,
 // [[Rcpp::export(rng = false)]]
 Rcpp::List cpp_gru_train_backward(SEXP cache, SEXP grad_output, SEXP grad_state,
                                   bool need_inputs) {
-  Rcpp::XPtr<TrainCacheBase> ptr(cache);
-  if (ptr.get() == nullptr) throw gru::Error("the training cache is empty");
+  TrainCacheBase* base = tagged_address<TrainCacheBase>(cache, kCacheTag, "`cache`");
   // Interrupted: the cache counts as consumed (its workspace is
   // part-overwritten).
   return interruptible([&] {
-    if (auto* d = dynamic_cast<TrainCache<double>*>(ptr.get())) {
+    if (auto* d = dynamic_cast<TrainCache<double>*>(base)) {
       return train_backward(*d, grad_output, grad_state, need_inputs);
     }
-    auto* f = dynamic_cast<TrainCache<float>*>(ptr.get());
+    auto* f = dynamic_cast<TrainCache<float>*>(base);
     if (f == nullptr) throw gru::Error("not a GRU training cache");
     return train_backward(*f, grad_output, grad_state, need_inputs);
   });

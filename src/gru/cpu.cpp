@@ -24,6 +24,7 @@
 #include <cstdlib>
 #include <limits>
 #include <new>
+#include <string>
 #include <thread>
 #include <type_traits>
 #include <vector>
@@ -47,6 +48,11 @@ namespace gru {
 void validate(const Spec& s) {
   if (s.batch <= 0 || s.timesteps <= 0 || s.input_dim <= 0 || s.units <= 0) {
     throw Error("batch, timesteps, input_dim and units must all be positive");
+  }
+  // The kernels' 3H columns (padded to whole vector widths) are int counts.
+  if (s.units > (std::numeric_limits<int>::max() - 1024) / 3) {
+    throw Error("units must be at most " +
+                std::to_string((std::numeric_limits<int>::max() - 1024) / 3));
   }
   auto gates_ok = [](int g) { return g == 0 || g == 1 || g == 3; };
   if (!gates_ok(s.dropout_gates) || !gates_ok(s.recurrent_dropout_gates)) {

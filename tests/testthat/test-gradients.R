@@ -293,11 +293,11 @@ test_that("the training backward pass checks its gradients' type and length", {
   prep <- gru_prepare_call(cs$self, cs$x)
   fresh <- function() do.call(train_forward, c(prep$engine, list(float64 = TRUE)))$cache
   expect_error(train_backward(fresh(), as.double(cs$R)[-1], NULL, TRUE),
-               "grad_output must be a double vector of length 60 (got type 'double', length 59)", fixed = TRUE)
+               "`grad_output` has 59 elements, but the dims need 60", fixed = TRUE)
   expect_error(train_backward(fresh(), as.integer(cs$R), NULL, TRUE),
-               "grad_output must be a double vector of length 60 (got type 'integer', length 60)", fixed = TRUE)
+               "`grad_output` must be a double vector, not type 'integer'", fixed = TRUE)
   expect_error(train_backward(fresh(), cs$R, rep(0, 14), TRUE),
-               "grad_state must be a double vector of length 15")
+               "`grad_state` has 14 elements, but the dims need 15", fixed = TRUE)
   # an array (dims kept) gives what its values as a plain vector give
   expect_identical(train_backward(fresh(), array(as.double(cs$R), c(3, 4, 5)), NULL, TRUE),
                    train_backward(fresh(), as.double(cs$R), NULL, TRUE))
