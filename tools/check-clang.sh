@@ -53,7 +53,8 @@ echo "CPU kernels: GCC build $gcc_isa, clang build $clang_isa"
 cd tests
 NOT_CRAN=true R_LIBS="$work/lib" Rscript -e '
   library(testthat); library(gru)
-  res <- as.data.frame(test_dir("testthat", reporter = "summary", stop_on_failure = FALSE))
+  res <- as.data.frame(test_dir("testthat", package = "gru", load_package = "installed",
+                                reporter = "summary", stop_on_failure = FALSE))
   cat(sprintf("clang build: %d passed, %d failed, %d skipped\n", sum(res$passed),
               sum(res$failed) + sum(res$error), sum(res$skipped)))
   quit(status = if (sum(res$failed) + sum(res$error) > 0) 1 else 0)'

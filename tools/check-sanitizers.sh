@@ -40,7 +40,8 @@ LD_PRELOAD="$asan $ubsan" ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stackt
   maps <- readLines("/proc/self/maps")
   stopifnot(any(grepl("libasan", maps)), any(grepl("libubsan", maps)))
   library(testthat); library(gru)
-  res <- as.data.frame(test_dir("testthat", reporter = "summary", filter = "^isa$",
+  res <- as.data.frame(test_dir("testthat", package = "gru", load_package = "installed",
+                                reporter = "summary", filter = "^isa$",
                                 invert = TRUE, stop_on_failure = FALSE))
   cat(sprintf("sanitizers: %d passed, %d failed, %d skipped\n", sum(res$passed),
               sum(res$failed) + sum(res$error), sum(res$skipped)))
