@@ -36,7 +36,9 @@ test_that("a sequential model runs as a chain graph, node by node", {
 test_that("objects saved by gru 0.1.0 still load and predict the same", {
   old <- readRDS(test_path("fixtures", "rds", "model-gru-0.1.0.rds"))
   expect_identical(old$gru_version, "0.1.0")
-  expect_equal(predict(old$model, old$x), old$prediction, tolerance = 1e-12)
+  # float32 layers: equal to float32 rounding (builds with other CPU
+  # kernels, e.g. under the sanitizers, sum in another order)
+  expect_equal(predict(old$model, old$x), old$prediction, tolerance = 1e-6)
   # and still train: compiled by 0.1.0, with its optimizer state
   h <- fit(old$model, old$x, rowSums(old$x), epochs = 1, verbose = 0)
   expect_named(h$metrics, c("loss", "mae"))
