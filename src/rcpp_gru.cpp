@@ -394,9 +394,7 @@ bool cpp_all_finite(SEXP x) {
   const double* p = REAL(x);
   const uint64_t exponent = 0x7ff0000000000000ULL, one = 0x0010000000000000ULL;
   uint64_t bad = 0;
-#ifdef _OPENMP
 #pragma omp simd reduction(| : bad)
-#endif
   for (R_xlen_t i = 0; i < n; ++i) {
     uint64_t u;
     std::memcpy(&u, p + i, sizeof u);

@@ -90,14 +90,12 @@ void copy_in(SEXP x, std::vector<T>& to, int threads = 1) {
   T* out = to.data();
   // An explicit loop (vector::assign converted element by element: 1.1 ms
   // of an S2 train step for x), split over the threads for large inputs.
-#ifdef _OPENMP
   if (threads > 1 && n > (1 << 16)) {
 #pragma omp parallel for simd num_threads(threads)
     for (std::ptrdiff_t i = 0; i < n; ++i) out[i] = static_cast<T>(p[i]);
     return;
   }
 #pragma omp simd
-#endif
   for (std::ptrdiff_t i = 0; i < n; ++i) out[i] = static_cast<T>(p[i]);
 }
 

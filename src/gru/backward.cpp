@@ -32,9 +32,7 @@
 #include "interrupt.h"
 #include "kernels.h"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "parallel.h"
 
 #if defined(__SSE2__)
 #include <pmmintrin.h>
@@ -259,7 +257,6 @@ void for_rows(int B, int MR, int nt, F f) {
     f(Index(0), Index(B), 0);
     return;
   }
-#ifdef _OPENMP
   std::exception_ptr err;
 #if defined(__SSE2__)
   const unsigned int csr = _mm_getcsr();
@@ -283,9 +280,6 @@ void for_rows(int B, int MR, int nt, F f) {
 #endif
   }
   if (err) std::rethrow_exception(err);
-#else
-  f(Index(0), Index(B), 0);
-#endif
 }
 
 // The B*T x F input, each timestep's rows times the dropout mask of `gate`.

@@ -6,9 +6,7 @@
 #include <string>
 #include <vector>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "parallel.h"
 
 #include "buffer.h"
 #include "gemm.h"
@@ -64,9 +62,7 @@ void gather_row(const Conv1dSpec& s, const double* x, int r, long i0, long n, lo
       if (e > a) {  // x's elements for positions j0 + [a, e): all inside x
         const double* src = xc + (shift + i0 + j0 + a);
         T* da = d + a;
-#ifdef _OPENMP
 #pragma omp simd
-#endif
         for (long j = 0; j < e - a; ++j) da[j] = static_cast<T>(src[j]);
       }
       for (long j = e; j < run; ++j) d[j] = T(0);
@@ -106,9 +102,7 @@ void scatter_channel(const Conv1dSpec& s, const T* dxc, int c, T* dx) {
       if (hi <= lo) continue;
       T* d = out + (shift + lo);
       const T* src = row + lo;
-#ifdef _OPENMP
 #pragma omp simd
-#endif
       for (long i = 0; i < hi - lo; ++i) d[i] += src[i];
       continue;
     }
@@ -125,9 +119,7 @@ void scatter_channel(const Conv1dSpec& s, const T* dxc, int c, T* dx) {
 // dst[j] = src[j] + b, widened to R's doubles.
 template <typename T>
 void store(const T* src, T b, long n, double* dst) {
-#ifdef _OPENMP
 #pragma omp simd
-#endif
   for (long j = 0; j < n; ++j) dst[j] = static_cast<double>(src[j] + b);
 }
 
@@ -169,19 +161,13 @@ void conv1d_forward(const Conv1dSpec& s, const double* x, const T* kernel, const
   const long per_chunk = std::max(1L, l2_cache_bytes() / 4 / panel_bytes);
   const long nc = per_chunk * P3;
   const long nchunks = (M + nc - 1) / nc;
-  const int nt = team_size(s, static_cast<double>(M) * KC * F, nchunks);
+  [[maybe_unused]] const int nt = team_size(s, static_cast<double>(M) * KC * F, nchunks);
   const long panel_stride = static_cast<long>(KC) * P3;
   const View<T> wt(kernel, KC, 1);  // W^T: (f, r) at kernel[f * KC + r]
   std::exception_ptr err;
-#ifdef _OPENMP
 #pragma omp parallel num_threads(nt) if (nt > 1)
-#endif
   {
-#ifdef _OPENMP
     const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
-#else
-    const int tid = 0, nth = 1;
-#endif
     // R's fresh output vectors fault in page by page as they are written
     // (see buffer.h); each thread maps its share at once.
     const std::size_t bytes = static_cast<std::size_t>(M) * F * sizeof(double);
@@ -192,9 +178,7 @@ void conv1d_forward(const Conv1dSpec& s, const double* x, const T* kernel, const
       packed.resize(static_cast<size_t>(per_chunk) * panel_stride);
       c.resize(static_cast<size_t>(F) * nc);
     });
-#ifdef _OPENMP
 #pragma omp for schedule(static)
-#endif
     for (long q = 0; q < nchunks; ++q) {
       if (err) continue;
       keep_error(&err, [&] {
@@ -238,10 +222,8 @@ void conv1d_backward(const Conv1dSpec& s, const double* x, const T* kernel, cons
   // X whole (KC x M, row-major): the reduction of dW runs over all of M.
   std::vector<T> cols(static_cast<size_t>(KC) * M);
   {
-    const int nt = team_size(s, work, KC);
-#ifdef _OPENMP
+    [[maybe_unused]] const int nt = team_size(s, work, KC);
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-#endif
     for (int r = 0; r < KC; ++r) gather_row(s, x, r, 0, M, M, M, cols.data() + r * M);
   }
   if (dbias != nullptr) {
@@ -263,10 +245,8 @@ void conv1d_backward(const Conv1dSpec& s, const double* x, const T* kernel, cons
   detail::gemm(kern, KC, static_cast<int>(M), F, View<T>(kernel, 1, KC), g, cols.data(),
                M, false, static_cast<const T*>(nullptr), threads);
   std::fill(dx, dx + static_cast<long>(s.batch) * s.steps * C, T(0));
-  const int nt = team_size(s, work, C);
-#ifdef _OPENMP
+  [[maybe_unused]] const int nt = team_size(s, work, C);
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-#endif
   for (int c = 0; c < C; ++c) scatter_channel(s, cols.data(), c, dx);
 }
 

@@ -34,9 +34,7 @@
 #include <unistd.h>
 #endif
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "parallel.h"
 
 #include "buffer.h"
 #include "gru.h"
@@ -95,11 +93,8 @@ void note_interrupted_step(long step) { interrupted_step.store(step); }
 }  // namespace detail
 
 int cpu_cores() {
-#ifdef _OPENMP
-  return std::max(1, omp_get_num_procs());
-#else
+  if (detail::kOpenMP) return std::max(1, omp_get_num_procs());
   return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-#endif
 }
 
 long l2_cache_bytes() {
@@ -168,14 +163,10 @@ constexpr int kRC = 128;
 // Rows (timesteps x batch) of one chunk's projection.
 constexpr long kChunkRows = 1024;
 
-#ifdef _OPENMP
 #define GRU_BARRIER() \
   do {                \
     _Pragma("omp barrier") \
   } while (0)
-#else
-#define GRU_BARRIER() ((void)0)
-#endif
 
 // Writes rows [0, kn) of one gate's W columns of a panel: q[k * 3W + u] =
 // col0[u * ld + k] for the nu real units, 0 past them. Row by row, so each
@@ -244,9 +235,7 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
   // alone than split.
   int nt = s.threads;
   if (static_cast<double>(B) * H * 3.0 * Hp < 65536.0) nt = 1;
-#ifndef _OPENMP
-  nt = 1;
-#endif
+  if (!detail::kOpenMP) nt = 1;
   // Two ways to split a step. By batch rows (whole micro-tiles per thread):
   // rows never interact, so each thread runs its own recurrence and its own
   // part of every chunk's projection with no synchronisation after the
@@ -396,16 +385,10 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
   std::atomic<long> stop_at{kNoStop};
   detail::InterruptFlag interrupt;
 
-#ifdef _OPENMP
 #pragma omp parallel num_threads(nt) if (nt > 1)
-#endif
   {
-#ifdef _OPENMP
     const int tid = omp_get_thread_num();
     const int nth = omp_get_num_threads();
-#else
-    const int tid = 0, nth = 1;
-#endif
     // This thread's unit blocks [cb0, cb1) and batch rows [rb0, rb1).
     int cb0 = 0, cb1 = NB, rb0 = 0, rb1 = B;
     if (by_rows) {

@@ -7,9 +7,7 @@
 #include <algorithm>
 #include <exception>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "parallel.h"
 #if defined(__SSE2__)
 #include <xmmintrin.h>
 #endif
@@ -49,9 +47,7 @@ T* scratch(size_t n, int which) {
 
 // A barrier of the enclosing team (orphaned: binds to the caller's region).
 inline void team_barrier() {
-#ifdef _OPENMP
 #pragma omp barrier
-#endif
 }
 
 // A sliver: dst[k * MR + i] = row i of A at k, for rows i < m whose k runs
@@ -296,10 +292,8 @@ void PackedB<T>::pack(const Kernels<T>& kern, int K_, int N_, View<T> b, int thr
   panel_stride = static_cast<long>(K) * P3;
   data.resize(static_cast<size_t>(np) * panel_stride);
   T* out = data.data();
-  const int nt = static_cast<double>(K) * N > 1e5 ? std::max(1, threads) : 1;
-#ifdef _OPENMP
+  [[maybe_unused]] const int nt = static_cast<double>(K) * N > 1e5 ? std::max(1, threads) : 1;
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-#endif
   for (int p = 0; p < np; ++p) pack_panels(W_, p, p + 1, K, N, b, out, panel_stride);
 }
 
@@ -323,7 +317,6 @@ void gemm_packed(const Kernels<T>& kern, int M, int N, int K, View<T> A, const T
     core(kern, 0, M, 0, np, N, K, A, bp, panel_stride, C, c_rs, accumulate, biaspad, true);
     return;
   }
-#ifdef _OPENMP
   std::exception_ptr err;
   const unsigned int csr = FpMode::current();
 #pragma omp parallel num_threads(sp.nt)
@@ -337,9 +330,6 @@ void gemm_packed(const Kernels<T>& kern, int M, int N, int K, View<T> A, const T
     });
   }
   if (err) std::rethrow_exception(err);
-#else
-  core(kern, 0, M, 0, np, N, K, A, bp, panel_stride, C, c_rs, accumulate, biaspad, true);
-#endif
 }
 
 // A long reduction into a small result (the weight gradients: K = B x T rows)
@@ -380,16 +370,10 @@ void gemm_ksplit(const Kernels<T>& kern, int M, int N, int K, View<T> A, View<T>
   std::vector<T> part(static_cast<size_t>(nt - 1) * M * N);
   std::exception_ptr err;
   const unsigned int csr = FpMode::current();
-#ifdef _OPENMP
 #pragma omp parallel num_threads(nt)
-#endif
   {
     const FpMode mode(csr);
-#ifdef _OPENMP
     const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
-#else
-    const int tid = 0, nth = 1;
-#endif
     keep_error(&err, [&] {
       T* bp = in_place ? nullptr : scratch<T>(static_cast<size_t>(np) * panel_stride, 2);
       T* c = tid == 0 ? C : part.data() + static_cast<size_t>(tid - 1) * M * N;
@@ -452,16 +436,10 @@ void gemm(const Kernels<T>& kern, int M, int N, int K, View<T> A, View<T> B, T* 
   std::vector<T> bp(in_place ? 0 : static_cast<size_t>(np) * panel_stride);
   std::exception_ptr err;
   const unsigned int csr = FpMode::current();
-#ifdef _OPENMP
 #pragma omp parallel num_threads(sp.nt) if (sp.nt > 1)
-#endif
   {
     const FpMode mode(csr);
-#ifdef _OPENMP
     const int tid = omp_get_thread_num();
-#else
-    const int tid = 0;
-#endif
     int r0, r1, p0, p1;
     part(kern, sp, tid, M, np, &r0, &r1, &p0, &p1);
     if (in_place) {  // nothing shared: no barrier

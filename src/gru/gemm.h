@@ -28,9 +28,7 @@ void keep_error(std::exception_ptr* err, F f) {
   try {
     f();
   } catch (...) {
-#ifdef _OPENMP
 #pragma omp critical(gru_gemm_err)
-#endif
     if (!*err) *err = std::current_exception();
   }
 }
