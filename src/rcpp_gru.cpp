@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "gru/activations.h"
 #include "gru/backward.h"
 #include "gru/cuda.h"
 #include "gru/gru.h"

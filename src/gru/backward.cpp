@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "activations.h"
 #include "buffer.h"
 #include "gemm.h"
 #include "interrupt.h"
@@ -50,16 +51,6 @@ template <typename T>
 using ColMat = Eigen::Matrix<T, Dynamic, Dynamic, Eigen::ColMajor>;
 template <typename T>
 using RowVec = Eigen::Matrix<T, 1, Dynamic>;
-
-template <typename T>
-T sigmoid(T x) {
-  return T(1) / (T(1) + std::exp(-x));
-}
-
-template <typename T>
-T softplus(T x) {
-  return std::max(x, T(0)) + std::log1p(std::exp(-std::abs(x)));
-}
 
 // Flushes subnormal floats to zero while alive, restoring the caller's mode.
 // Backpropagated gradients decay geometrically over long sequences; once
@@ -136,98 +127,6 @@ void validate_train(const Spec& s) {
 std::size_t train_workspace_size(const Spec& s) {
   validate_train(s);
   return static_cast<std::size_t>(8) * s.timesteps * s.batch * s.units;
-}
-
-template <typename T>
-void activation_derivative(Activation a, const T* x, const T* y, T* d, long n) {
-  using Arr = Eigen::Array<T, Dynamic, 1>;
-  Eigen::Map<const Arr> xv(x, n), yv(y, n);
-  Eigen::Map<Arr> dv(d, n);
-  auto each = [&](auto f) {
-    for (long i = 0; i < n; ++i) d[i] = f(x[i], y[i]);
-  };
-  switch (a) {
-    case Activation::kTanh:
-      dv = T(1) - yv.square();
-      return;
-    case Activation::kSigmoid:
-      dv = yv * (T(1) - yv);
-      return;
-    case Activation::kHardSigmoid:
-      dv = (xv > T(-3) && xv < T(3)).template cast<T>() / T(6);
-      return;
-    case Activation::kHardSigmoidKeras2: {
-      // TensorFlow's clip_by_value passes the gradient on the closed interval.
-      each([](T u, T) {
-        const T v = T(0.2) * u + T(0.5);
-        return (v >= T(0) && v <= T(1)) ? T(0.2) : T(0);
-      });
-      return;
-    }
-    case Activation::kRelu:
-      dv = (xv > T(0)).template cast<T>();
-      return;
-    case Activation::kLinear:
-      dv.setOnes();
-      return;
-    case Activation::kElu:
-      each([](T u, T v) { return u < T(0) ? v + T(1) : T(1); });
-      return;
-    case Activation::kSelu:
-      each([](T u, T v) {
-        const T alpha = T(1.6732632423543772848170429916717);
-        const T scale = T(1.0507009873554804934193349852946);
-        return u < T(0) ? v + scale * alpha : scale;
-      });
-      return;
-    case Activation::kSoftplus:
-      each([](T u, T) { return sigmoid(u); });
-      return;
-    case Activation::kSoftsign:
-      each([](T u, T) {
-        const T q = T(1) + std::abs(u);
-        return T(1) / (q * q);
-      });
-      return;
-    case Activation::kSilu:
-      each([](T u, T) {
-        const T sg = sigmoid(u);
-        return sg * (T(1) + u * (T(1) - sg));
-      });
-      return;
-    case Activation::kGelu:
-      each([](T u, T) {
-        const T inv_sqrt2 = T(0.70710678118654752440084436210485);
-        const T inv_sqrt_2pi = T(0.39894228040143267793994605993438);
-        return T(0.5) * (T(1) + std::erf(u * inv_sqrt2)) +
-               u * inv_sqrt_2pi * std::exp(T(-0.5) * u * u);
-      });
-      return;
-    case Activation::kExponential:
-      dv = yv;
-      return;
-    case Activation::kRelu6:
-      dv = (xv > T(0) && xv < T(6)).template cast<T>();
-      return;
-    case Activation::kHardSilu:
-      // x * relu6(x + 3) / 6
-      each([](T u, T) {
-        if (u <= T(-3)) return T(0);
-        if (u >= T(3)) return T(1);
-        return (T(2) * u + T(3)) / T(6);
-      });
-      return;
-    case Activation::kMish:
-      each([](T u, T) {
-        const T th = std::tanh(softplus(u));
-        return th + u * (T(1) - th * th) * sigmoid(u);
-      });
-      return;
-    case Activation::kLogSigmoid:
-      each([](T u, T) { return sigmoid(-u); });
-      return;
-  }
-  throw Error("unknown activation code " + std::to_string(static_cast<int>(a)));
 }
 
 // Threads of the step loops: every batch row's recurrence is independent
@@ -749,10 +648,6 @@ void backward(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
   }
 }
 
-template void activation_derivative<float>(Activation, const float*, const float*, float*,
-                                           long);
-template void activation_derivative<double>(Activation, const double*, const double*,
-                                            double*, long);
 template void forward_train<float>(const Spec&, const Weights<float>&,
                                    const Inputs<float>&, const Outputs<float>&, float*);
 template void forward_train<float, double>(const Spec&, const Weights<float>&,

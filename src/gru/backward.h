@@ -74,12 +74,6 @@ template <typename T>
 void backward(const Spec& spec, const Weights<T>& w, const Inputs<T>& in,
               const GradInputs<T>& grad_in, const Gradients<T>& grads, T* workspace);
 
-// d = f'(x) elementwise, given the pre-activation x and y = f(x). At kinks it
-// takes TensorFlow's choice (relu'(0) = 0, relu6 and hard_sigmoid use open
-// intervals, the Keras 2 hard_sigmoid's clip a closed one).
-template <typename T>
-void activation_derivative(Activation a, const T* x, const T* y, T* d, long n);
-
 }  // namespace gru
 
 #endif  // GRU_BACKWARD_H

@@ -8,6 +8,7 @@
 
 #include "parallel.h"
 
+#include "activations.h"
 #include "buffer.h"
 #include "gemm.h"
 #include "gru.h"

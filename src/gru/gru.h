@@ -184,10 +184,6 @@ int cpu_cores();
 // Bytes of one core's L2 cache (sysconf; 1 MB when the system does not say).
 long l2_cache_bytes();
 
-// Elementwise activations, applied in place (src/gru/activations.cpp).
-template <typename T>
-void activate(Activation a, T* x, long n);
-
 }  // namespace gru
 
 #endif  // GRU_GRU_H

@@ -19,6 +19,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "activations.h"
 #include "kernels.h"
 
 #if (defined(__x86_64__) || defined(__i386__)) && \
