@@ -154,7 +154,7 @@ Rcpp::List run_gemm_bench(const Rcpp::NumericMatrix& a, const Rcpp::NumericMatri
     const auto t0 = std::chrono::steady_clock::now();
     gru::detail::gemm(kern, M, N, K, gru::detail::View<T>(ar.data(), K, 1),
                       gru::detail::View<T>(br.data(), N, 1), c.data(), N, false,
-                      static_cast<const T*>(nullptr), threads);
+                      static_cast<const T*>(nullptr), threads, gru::Tuning{});
     seconds[r] =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }

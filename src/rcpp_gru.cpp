@@ -205,15 +205,6 @@ void check_grad_arrays(const gru::Spec& s, SEXP grad_output, SEXP grad_state) {
                 true);
 }
 
-// The engine's interrupt check (gru.h, set_interrupt_check): R's own, run
-// inside R_ToplevelExec, so a pending interrupt is taken there (returning
-// FALSE) and never jumps out of the engine's C++ frames. Only the thread
-// that called into R runs it (the engine asks from OpenMP's master).
-void check_interrupt_in_r(void*) { R_CheckUserInterrupt(); }
-bool r_interrupt_pending() { return R_ToplevelExec(check_interrupt_in_r, nullptr) == FALSE; }
-[[maybe_unused]] const bool interrupt_check_installed =
-    (gru::set_interrupt_check(&r_interrupt_pending), true);
-
 }  // namespace
 
 // The whole GRU forward pass over a sequence. dims = c(B, T, F, H).
@@ -250,7 +241,7 @@ Rcpp::List cpp_gru_forward(SEXP x, Rcpp::IntegerVector dims, SEXP kernel,
 // Where the last interrupted CPU pass stopped (gru.h), -1 if
 // none (tests).
 // [[Rcpp::export(rng = false)]]
-double cpp_last_interrupted_step() { return static_cast<double>(gru::last_interrupted_step()); }
+double cpp_last_interrupted_step() { return static_cast<double>(last_interrupted_step()); }
 
 // An empty packed-weights cache for cpp_gru_forward(), freed when R collects
 // the pointer.

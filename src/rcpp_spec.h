@@ -10,6 +10,7 @@
 #include <climits>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <initializer_list>
 #include <string>
@@ -74,8 +75,42 @@ inline bool option_bool(SEXP opt, const char* name) {
   return LOGICAL(v)[0] != 0;
 }
 
+// The engine's interrupt check (InterruptCheck, gru.h): R's own, run inside
+// R_ToplevelExec, so a pending interrupt is taken there (returning FALSE)
+// and never jumps out of the engine's C++ frames. Only the thread that
+// called into R runs it (the engine asks from OpenMP's master).
+inline void check_interrupt_in_r(void*) { R_CheckUserInterrupt(); }
+inline bool r_interrupt_pending() {
+  return R_ToplevelExec(check_interrupt_in_r, nullptr) == FALSE;
+}
+
+// Where the last interrupted pass of this session stopped (-1: none), for
+// the tests (cpp_last_interrupted_step()): the glue's record, which every
+// Spec points the engine at.
+inline long& last_interrupted_step() {
+  static long step = -1;
+  return step;
+}
+
+// The engine's tuning switches from the environment, read on every call so
+// that tests can flip them (helper-env.R): GRU_PF = "1" or "0" forces the
+// recurrent products' prefetch on or off, GRU_DB = "0" makes the weight
+// gradients pack what they could read in place, GRU_DYN = "0" gives two
+// threads fixed halves of a step's unit blocks. None changes results.
+inline gru::Tuning tuning_from_env() {
+  gru::Tuning t;
+  const char* pf = std::getenv("GRU_PF");
+  t.prefetch = pf == nullptr ? -1 : (pf[0] == '1' ? 1 : 0);
+  const char* db = std::getenv("GRU_DB");
+  t.in_place_b = db == nullptr || db[0] != '0';
+  const char* dyn = std::getenv("GRU_DYN");
+  t.two_ended = dyn == nullptr || dyn[0] != '0';
+  return t;
+}
+
 // The Spec of a call, validated (gru::validate): dims = c(B, T, F, H) and
-// the options list built by gru_prepare_call() in R/layer-gru.R.
+// the options list built by gru_prepare_call() in R/layer-gru.R, with the
+// run options (tuning, interrupt check) the glue passes every pass.
 inline gru::Spec make_spec(const Rcpp::IntegerVector& dims, const Rcpp::List& options) {
   if (dims.size() != 4) {
     throw gru::Error("`dims` must be c(batch, timesteps, input_dim, units), not " +
@@ -101,6 +136,9 @@ inline gru::Spec make_spec(const Rcpp::IntegerVector& dims, const Rcpp::List& op
   s.recurrent_dropout_gates = option_int(opt, "recurrent_dropout_gates");
   s.threads = option_int(opt, "threads");
   if (gru::in_forked_child()) s.threads = 1;  // see in_forked_child (gru.h)
+  s.tuning = tuning_from_env();
+  s.interrupt = &r_interrupt_pending;
+  s.interrupted_step = &last_interrupted_step();
   gru::validate(s);
   return s;
 }

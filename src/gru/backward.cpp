@@ -196,7 +196,6 @@ template <typename T, typename O>
 void forward_train(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
                    const Outputs<O>& out, T* workspace) {
   validate_train(s);
-  detail::read_env_settings();
   using detail::View;
   const auto& kern = detail::select_kernels<T>();
   const Index B = s.batch, T_ = s.timesteps, F = s.input_dim, H = s.units;
@@ -210,17 +209,17 @@ void forward_train(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
     T* d = ws.d.data();
     if (s.dropout_gates == 0) {
       detail::gemm(kern, BT, H3, int(F), View<T>(in.x, 1, BT), kv, d, H3, false,
-                   w.input_bias, s.threads);
+                   w.input_bias, s.threads, s.tuning);
     } else {
       ColMat<T> xd;
       for (int g = 0; g < s.dropout_gates; ++g) {
         dropped_inputs(s, in, g, &xd);
         const View<T> xv(xd.data(), 1, BT);
         if (s.dropout_gates == 1) {
-          detail::gemm(kern, BT, H3, int(F), xv, kv, d, H3, false, w.input_bias, s.threads);
+          detail::gemm(kern, BT, H3, int(F), xv, kv, d, H3, false, w.input_bias, s.threads, s.tuning);
         } else {
           detail::gemm(kern, BT, int(H), int(F), xv, kv.offset(0, g * H), d + g * H, H3,
-                       false, w.input_bias ? w.input_bias + g * H : nullptr, s.threads);
+                       false, w.input_bias ? w.input_bias + g * H : nullptr, s.threads, s.tuning);
         }
       }
     }
@@ -246,7 +245,7 @@ void forward_train(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
   const bool fused = from_output(s.activation) && from_output(s.recurrent_activation);
   // A user interrupt (interrupt.h): each thread's rows run alone, so a
   // thread just leaves its step loop once the flag is set.
-  detail::InterruptFlag interrupt;
+  detail::InterruptFlag interrupt(s);
 
   for_rows(int(B), kern.MR, nt, [&](Index b0, Index nb, int tid) {
     // This thread's share of the sequence output's pages, faulted in at
@@ -270,7 +269,7 @@ void forward_train(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
     auto product = [&](const T* a, long a_rs, int g) {
       detail::gemm_packed(kern, int(nb), int(H), int(H), View<T>(a, a_rs, 1),
                           up[g].rows(0), up[g].panel_stride, hu.data() + g * H, H3, false,
-                          static_cast<const T*>(nullptr), 1);
+                          static_cast<const T*>(nullptr), 1, s.tuning);
     };
     auto recurrent_product = [&](int g0, int g1) {
       if (!shared) {
@@ -279,7 +278,7 @@ void forward_train(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
         detail::gemm_packed(kern, int(nb), int((g1 - g0) * H), int(H),
                             View<T>(dropped_state(g0).data(), H, 1), uall.rows(0),
                             uall.panel_stride, hu.data() + g0 * H, H3, false,
-                            static_cast<const T*>(nullptr), 1);
+                            static_cast<const T*>(nullptr), 1, s.tuning);
       }
     };
 
@@ -387,7 +386,6 @@ template <typename T>
 void backward(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
               const GradInputs<T>& gin, const Gradients<T>& grads, T* workspace) {
   validate_train(s);
-  detail::read_env_settings();
   using detail::View;
   const FlushSubnormals flush;
   const auto& kern = detail::select_kernels<T>();
@@ -411,7 +409,7 @@ void backward(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
   std::vector<T> bias_part(want_bias ? static_cast<std::size_t>(nt) * nsum : 0, T(0));
   // A user interrupt, as in forward_train; checked again between the weight
   // gradients' products below.
-  detail::InterruptFlag interrupt;
+  detail::InterruptFlag interrupt(s);
   auto stop_if_interrupted = [&](long step) {
     interrupt.poll();
     interrupt.throw_if_stopped(step);
@@ -425,7 +423,7 @@ void backward(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
     // out (nb x H) (=|+=) A (nb x K, row stride a_rs) U^T rows [k0, k0 + K).
     auto product = [&](const T* a, long a_rs, int k0, int K, T* out, bool acc) {
       detail::gemm_packed(kern, int(nb), Hi, K, View<T>(a, a_rs, 1), ut.rows(k0),
-                          ut.panel_stride, out, H, acc, static_cast<const T*>(nullptr), 1);
+                          ut.panel_stride, out, H, acc, static_cast<const T*>(nullptr), 1, s.tuning);
     };
     RowMat<T> dh(nb, H), dh_new(nb, H), back(nb, H), drh(nb, H);
     if (gin.state != nullptr) {
@@ -559,7 +557,7 @@ void backward(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
   std::vector<T> tmp;
   auto colmajor = [&](int rows, int cols, View<T> a, View<T> b, T* out) {
     tmp.resize(static_cast<std::size_t>(rows) * cols);
-    detail::gemm(kern, rows, cols, BT, a, b, tmp.data(), cols, false, none, s.threads);
+    detail::gemm(kern, rows, cols, BT, a, b, tmp.data(), cols, false, none, s.threads, s.tuning);
     transpose_to(tmp.data(), rows, cols, out);
   };
   if (grads.kernel != nullptr) {
@@ -586,7 +584,7 @@ void backward(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
     const View<T> kv(w.kernel, 1, F);
     if (s.dropout_gates == 0) {
       detail::gemm(kern, int(F), BT, H3, kv, View<T>(D, 1, H3), grads.x, BT, false, none,
-                   s.threads);
+                   s.threads, s.tuning);
     } else {
       Eigen::Map<ColMat<T>> dx(grads.x, B * T_, F);
       ColMat<T> part(B * T_, F);
@@ -595,10 +593,10 @@ void backward(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
         auto m = mask_block(in.dropout_mask, s.dropout_gates, g, B, F);
         if (s.dropout_gates == 1) {
           detail::gemm(kern, int(F), BT, H3, kv, View<T>(D, 1, H3), part.data(), BT, false,
-                       none, s.threads);
+                       none, s.threads, s.tuning);
         } else {
           detail::gemm(kern, int(F), BT, Hi, kv.offset(0, g * H), View<T>(D + g * H, 1, H3),
-                       part.data(), BT, false, none, s.threads);
+                       part.data(), BT, false, none, s.threads, s.tuning);
         }
         for (Index t = 0; t < T_; ++t)
           dx.middleRows(t * B, B) += part.middleRows(t * B, B).cwiseProduct(m);

@@ -191,7 +191,7 @@ void conv1d_forward(const Conv1dSpec& s, const double* x, const T* kernel, const
         }
         detail::gemm_packed(kern, F, static_cast<int>(n), KC, wt, packed.data(),
                             panel_stride, c.data(), n, false,
-                            static_cast<const T*>(nullptr), 1);
+                            static_cast<const T*>(nullptr), 1, Tuning{});
         for (int f = 0; f < F; ++f) {
           const T b = bias != nullptr ? bias[f] : T(0);
           T* row = c.data() + static_cast<long>(f) * n;
@@ -239,12 +239,12 @@ void conv1d_backward(const Conv1dSpec& s, const double* x, const T* kernel, cons
   const View<T> g(grad, M, 1);
   // dW^T (F x KC) = G X^T, written in the kernel's layout (row f = filter f).
   detail::gemm(kern, F, KC, static_cast<int>(M), g, View<T>(cols.data(), 1, M), dkernel,
-               KC, false, static_cast<const T*>(nullptr), threads);
+               KC, false, static_cast<const T*>(nullptr), threads, Tuning{});
   if (dx == nullptr) return;
   // dX (KC x M) = W G, into the im2col buffer, then scattered onto x's
   // steps; channels touch disjoint parts of dx.
   detail::gemm(kern, KC, static_cast<int>(M), F, View<T>(kernel, 1, KC), g, cols.data(),
-               M, false, static_cast<const T*>(nullptr), threads);
+               M, false, static_cast<const T*>(nullptr), threads, Tuning{});
   std::fill(dx, dx + static_cast<long>(s.batch) * s.steps * C, T(0));
   [[maybe_unused]] const int nt = team_size(s, work, C);
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)

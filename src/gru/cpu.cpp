@@ -67,15 +67,6 @@ void validate(const Spec& s) {
 }
 
 namespace {
-std::atomic<InterruptCheck> interrupt_check{nullptr};
-std::atomic<long> interrupted_step{-1};
-}  // namespace
-
-void set_interrupt_check(InterruptCheck check) { interrupt_check.store(check); }
-
-long last_interrupted_step() { return interrupted_step.load(); }
-
-namespace {
 std::atomic<bool> forked_child{false};
 #if defined(__unix__) || defined(__APPLE__)
 void note_fork_child() { forked_child.store(true); }
@@ -86,11 +77,6 @@ void note_fork_child() { forked_child.store(true); }
 }  // namespace
 
 bool in_forked_child() { return forked_child.load(); }
-
-namespace detail {
-InterruptCheck installed_interrupt_check() { return interrupt_check.load(); }
-void note_interrupted_step(long step) { interrupted_step.store(step); }
-}  // namespace detail
 
 int cpu_cores() {
   if (detail::kOpenMP) return std::max(1, omp_get_num_procs());
@@ -266,8 +252,7 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
   // Two threads on a unit split claim blocks from opposite ends (see the
   // step loop); GRU_DYN=0 gives each its fixed half instead (tests: the
   // results are identical).
-  detail::read_env_settings();
-  const bool two_ended = sync && nt == 2 && detail::two_ended_allowed();
+  const bool two_ended = sync && nt == 2 && s.tuning.two_ended;
   std::atomic<int> claims[2];
   claims[0].store(0);
   claims[1].store(0);
@@ -282,7 +267,7 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
   // GRU_PF=1 or 0 forces it on or off (tests: the results are identical).
   const double walked = by_rows ? u_bytes : u_bytes / std::max(1, nt);
   bool prefetch_u = walked > 0.5 * l2;
-  if (detail::prefetch_setting() >= 0) prefetch_u = detail::prefetch_setting() == 1;
+  if (s.tuning.prefetch >= 0) prefetch_u = s.tuning.prefetch == 1;
 
   // --- buffers, all allocated before the loop ---------------------------
   // The kernels' panels: the caller's cache when it holds these very arrays
@@ -375,7 +360,7 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
     }
   }
 
-  // Interrupt polling (see set_interrupt_check in gru.h). Only the calling
+  // Interrupt polling (see InterruptCheck in gru.h). Only the calling
   // thread writes stop_at, once, at the start of chunk k0 and to the next
   // chunk's start: every thread reads it at the start of each chunk, and any
   // thread still at chunk k0 sees either value and runs k0, while at the
@@ -383,7 +368,7 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
   // the step barriers of chunk k0 (sync) or not needed to agree (by rows).
   constexpr long kNoStop = std::numeric_limits<long>::max();
   std::atomic<long> stop_at{kNoStop};
-  detail::InterruptFlag interrupt;
+  detail::InterruptFlag interrupt(s);
 
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
@@ -734,10 +719,7 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
       }
     }
   }
-  if (stop_at.load() != kNoStop) {
-    detail::note_interrupted_step(std::min<long>(stop_at.load(), Tn));
-    throw Interrupted();
-  }
+  if (stop_at.load() != kNoStop) interrupt.stop_at(std::min<long>(stop_at.load(), Tn));
   if constexpr (!same_out) {
     if (!s.return_sequences) {
       for (size_t i = 0; i < static_cast<size_t>(B) * H; ++i) out.output[i] = O(last[i]);

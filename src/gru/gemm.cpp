@@ -112,7 +112,7 @@ inline void copy_run<float>(const float* src, int m, float* dst) {
 template <typename T>
 void core(const Kernels<T>& kern, int r0, int r1, int p0, int p1, int N, int K, View<T> A,
           const T* bp, long panel_stride, T* C, long c_rs, bool accumulate,
-          const T* biaspad, bool direct_a = false, long b_rs = 0) {
+          const T* biaspad, const Tuning& tuning, bool direct_a = false, long b_rs = 0) {
   if (r0 >= r1 || p0 >= p1 || K <= 0) return;
   // A row-major A the tile can read in place (direct_a: the per-step
   // products, whose A is a few rows already in cache) is not packed: the
@@ -126,7 +126,7 @@ void core(const Kernels<T>& kern, int r0, int r1, int p0, int p1, int N, int K, 
   // not stay in L2 between calls prefetch the next slice while computing.
   bool prefetch = direct_a && static_cast<double>(K) * P3 * sizeof(T) * (p1 - p0) >
                                   0.5 * static_cast<double>(l2_cache_bytes());
-  const int forced = prefetch_setting();
+  const int forced = tuning.prefetch;
   if (forced >= 0) prefetch = direct_a && forced == 1;
   if (in_place_b) prefetch = false;
   T* ap = scratch<T>(static_cast<size_t>(kMC + MR) * kcmax, 0);
@@ -300,7 +300,7 @@ void PackedB<T>::pack(const Kernels<T>& kern, int K_, int N_, View<T> b, int thr
 template <typename T>
 void gemm_packed(const Kernels<T>& kern, int M, int N, int K, View<T> A, const T* bp,
                  long panel_stride, T* C, long c_rs, bool accumulate, const T* bias,
-                 int threads) {
+                 int threads, const Tuning& tuning) {
   if (M <= 0 || N <= 0) return;
   const int P3 = 3 * kern.W;
   const int np = (N + P3 - 1) / P3;
@@ -314,7 +314,7 @@ void gemm_packed(const Kernels<T>& kern, int M, int N, int K, View<T> A, const T
   }
   const Split sp = choose_split(kern, M, np, threads, static_cast<double>(M) * N * K);
   if (sp.nt == 1) {
-    core(kern, 0, M, 0, np, N, K, A, bp, panel_stride, C, c_rs, accumulate, biaspad, true);
+    core(kern, 0, M, 0, np, N, K, A, bp, panel_stride, C, c_rs, accumulate, biaspad, tuning, true);
     return;
   }
   std::exception_ptr err;
@@ -325,7 +325,7 @@ void gemm_packed(const Kernels<T>& kern, int M, int N, int K, View<T> A, const T
     keep_error(&err, [&] {
       int r0, r1, p0, p1;
       part(kern, sp, omp_get_thread_num(), M, np, &r0, &r1, &p0, &p1);
-      core(kern, r0, r1, p0, p1, N, K, A, bp, panel_stride, C, c_rs, accumulate, biaspad,
+      core(kern, r0, r1, p0, p1, N, K, A, bp, panel_stride, C, c_rs, accumulate, biaspad, tuning,
            true);
     });
   }
@@ -353,19 +353,19 @@ inline bool split_reduction(int M, int N, int K, int nt) {
 // thread 0.0251 -> 0.0243 s, 2 threads 0.0135 -> 0.0133; S3 (rows 6 KB)
 // 0.628 -> 0.653 s and 0.332 -> 0.347. Hence rows under 2 KB only.
 template <typename T>
-bool direct_b(const Kernels<T>& kern, int N, View<T> B) {
-  return in_place_b_allowed() && B.cs == 1 && B.rs >= N && N % kern.W == 0 &&
+bool direct_b(const Kernels<T>& kern, int N, View<T> B, const Tuning& tuning) {
+  return tuning.in_place_b && B.cs == 1 && B.rs >= N && N % kern.W == 0 &&
          static_cast<double>(B.rs) * sizeof(T) < 2048.0;
 }
 
 template <typename T>
 void gemm_ksplit(const Kernels<T>& kern, int M, int N, int K, View<T> A, View<T> B, T* C,
-                 long c_rs, bool accumulate, const T* biaspad, int nt) {
+                 long c_rs, bool accumulate, const T* biaspad, int nt, const Tuning& tuning) {
   const int W = kern.W, P3 = 3 * W;
   const int np = (N + P3 - 1) / P3;
   const long panel_stride = static_cast<long>(kKC) * P3;
   const int nslab = (K + kKC - 1) / kKC;
-  const bool in_place = direct_b(kern, N, B);
+  const bool in_place = direct_b(kern, N, B, tuning);
   // Thread 0 writes C; thread t > 0 its copy at part + (t - 1) M N.
   std::vector<T> part(static_cast<size_t>(nt - 1) * M * N);
   std::exception_ptr err;
@@ -385,12 +385,12 @@ void gemm_ksplit(const Kernels<T>& kern, int M, int N, int K, View<T> A, View<T>
         const bool acc = sl > s0 || (tid == 0 && accumulate);
         if (in_place) {
           core(kern, 0, M, 0, np, N, kc, A.offset(0, k0), B.offset(k0, 0).p, P3, c, crs, acc,
-               tid == 0 ? biaspad : nullptr, false, B.rs);
+               tid == 0 ? biaspad : nullptr, tuning, false, B.rs);
           continue;
         }
         pack_panels(W, 0, np, kc, N, B.offset(k0, 0), bp, panel_stride);
         core(kern, 0, M, 0, np, N, kc, A.offset(0, k0), bp, panel_stride, c, crs, acc,
-             tid == 0 ? biaspad : nullptr);
+             tid == 0 ? biaspad : nullptr, tuning);
       }
       if (s1 == s0 && tid > 0) std::fill(c, c + static_cast<size_t>(M) * N, T(0));
     });
@@ -414,7 +414,7 @@ void gemm_ksplit(const Kernels<T>& kern, int M, int N, int K, View<T> A, View<T>
 
 template <typename T>
 void gemm(const Kernels<T>& kern, int M, int N, int K, View<T> A, View<T> B, T* C,
-          long c_rs, bool accumulate, const T* bias, int threads) {
+          long c_rs, bool accumulate, const T* bias, int threads, const Tuning& tuning) {
   if (M <= 0 || N <= 0) return;
   const int W = kern.W, P3 = 3 * W;
   const int np = (N + P3 - 1) / P3;
@@ -422,17 +422,17 @@ void gemm(const Kernels<T>& kern, int M, int N, int K, View<T> A, View<T> B, T* 
   const T* biaspad = bias != nullptr ? bpad.data() : nullptr;
   if (K <= 0) {
     gemm_packed(kern, M, N, 0, A, static_cast<const T*>(nullptr), 0, C, c_rs, accumulate,
-                bias, 1);
+                bias, 1, tuning);
     return;
   }
   const int kcmax = std::min(K, kKC);
   const long panel_stride = static_cast<long>(kcmax) * P3;
   const Split sp = choose_split(kern, M, np, threads, static_cast<double>(M) * N * K);
   if (split_reduction(M, N, K, sp.nt)) {
-    gemm_ksplit(kern, M, N, K, A, B, C, c_rs, accumulate, biaspad, sp.nt);
+    gemm_ksplit(kern, M, N, K, A, B, C, c_rs, accumulate, biaspad, sp.nt, tuning);
     return;
   }
-  const bool in_place = direct_b(kern, N, B);
+  const bool in_place = direct_b(kern, N, B, tuning);
   std::vector<T> bp(in_place ? 0 : static_cast<size_t>(np) * panel_stride);
   std::exception_ptr err;
   const unsigned int csr = FpMode::current();
@@ -444,7 +444,7 @@ void gemm(const Kernels<T>& kern, int M, int N, int K, View<T> A, View<T> B, T* 
     part(kern, sp, tid, M, np, &r0, &r1, &p0, &p1);
     if (in_place) {  // nothing shared: no barrier
       keep_error(&err, [&] {
-        core(kern, r0, r1, p0, p1, N, K, A, B.p, P3, C, c_rs, accumulate, biaspad, false,
+        core(kern, r0, r1, p0, p1, N, K, A, B.p, P3, C, c_rs, accumulate, biaspad, tuning, false,
              B.rs);
       });
     }
@@ -459,7 +459,7 @@ void gemm(const Kernels<T>& kern, int M, int N, int K, View<T> A, View<T> B, T* 
       team_barrier();
       keep_error(&err, [&] {
         core(kern, r0, r1, p0, p1, N, kc, A.offset(0, k0), bp.data(), panel_stride, C, c_rs,
-             accumulate || k0 > 0, biaspad);
+             accumulate || k0 > 0, biaspad, tuning);
       });
       team_barrier();
     }
@@ -470,9 +470,9 @@ void gemm(const Kernels<T>& kern, int M, int N, int K, View<T> A, View<T> B, T* 
 #define GRU_GEMM_INST(T)                                                                  \
   template class PackedB<T>;                                                              \
   template void gemm_packed<T>(const Kernels<T>&, int, int, int, View<T>, const T*, long, \
-                               T*, long, bool, const T*, int);                            \
+                               T*, long, bool, const T*, int, const Tuning&);             \
   template void gemm<T>(const Kernels<T>&, int, int, int, View<T>, View<T>, T*, long,     \
-                        bool, const T*, int);
+                        bool, const T*, int, const Tuning&);
 GRU_GEMM_INST(float)
 GRU_GEMM_INST(double)
 

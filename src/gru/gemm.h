@@ -65,16 +65,17 @@ class PackedB {
 
 // C = A * Bp(rows k0 .. k0 + K) (+ C). `threads` > 1 opens an OpenMP team
 // (split over column panels or row slivers, whichever balances better);
-// call it with 1 inside a parallel region.
+// call it with 1 inside a parallel region. `tuning` (gru.h) is the caller's
+// pass's: it changes how, never what.
 template <typename T>
 void gemm_packed(const Kernels<T>& kern, int M, int N, int K, View<T> A, const T* bp,
                  long panel_stride, T* C, long c_rs, bool accumulate, const T* bias,
-                 int threads);
+                 int threads, const Tuning& tuning);
 
 // C = A * B (+ C), B packed slab by slab on the fly.
 template <typename T>
 void gemm(const Kernels<T>& kern, int M, int N, int K, View<T> A, View<T> B, T* C,
-          long c_rs, bool accumulate, const T* bias, int threads);
+          long c_rs, bool accumulate, const T* bias, int threads, const Tuning& tuning);
 
 }  // namespace detail
 }  // namespace gru

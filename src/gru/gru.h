@@ -47,6 +47,33 @@ enum class Activation : int {
 };
 constexpr int kActivationCount = 17;
 
+// The CPU passes poll for a user interrupt: the calling thread (OpenMP's
+// master) asks the check a Spec carries, first after 100 ms of a pass and
+// then at most every 100 ms, so short calls never ask (interrupt.h). The
+// forward pass asks at the start of a chunk of timesteps and, on true, every
+// thread stops at the start of the next chunk (together, so no barrier waits
+// on a thread that left); the training passes ask at every step and between
+// the weight gradients' products. Then the pass throws Interrupted, and its
+// outputs (a backward pass's workspace too) are incomplete. The R glue
+// passes a check that runs R's own (R_CheckUserInterrupt inside
+// R_ToplevelExec, which never jumps out of C++). Null: no polling.
+using InterruptCheck = bool (*)();
+
+// Switches that change how a CPU pass runs, never what it computes (the
+// tests flip each and compare results); the R glue reads them from the
+// environment on every call (GRU_PF, GRU_DB, GRU_DYN: see rcpp_spec.h).
+struct Tuning {
+  // The recurrent products' prefetch of their next panel: -1 = each engine
+  // decides by size, 0 = off, 1 = on.
+  int prefetch = -1;
+  // Whether the weight gradients may read a right operand in place rather
+  // than pack it (see direct_b() in gemm.cpp).
+  bool in_place_b = true;
+  // Whether two threads on a unit split of the forward's steps claim blocks
+  // from opposite ends (else each takes a fixed half).
+  bool two_ended = true;
+};
+
 struct Spec {
   int batch = 0;      // B
   int timesteps = 0;  // T
@@ -64,6 +91,14 @@ struct Spec {
   int dropout_gates = 0;
   int recurrent_dropout_gates = 0;
   int threads = 1;  // CPU worker threads (an upper bound); results do not depend on it
+  // How to run (no effect on results): the caller's, passed in, so the
+  // engine reads no global setting.
+  Tuning tuning;
+  InterruptCheck interrupt = nullptr;
+  // When a pass is interrupted, it writes here (when not null) where it
+  // stopped, in processing steps done (the forward pass: the first step it
+  // skipped), before it throws Interrupted.
+  long* interrupted_step = nullptr;
 };
 
 // Keras weight layout. Gate blocks along the 3H axis are z, r, h.
@@ -147,28 +182,11 @@ void forward_cpu_f32_from_f64(const Spec& spec, const Weights<double>& w,
                               const Inputs<double>& in, const Outputs<double>& out,
                               PackedWeights* cache = nullptr);
 
-// The CPU passes poll for a user interrupt: the calling thread (OpenMP's
-// master) asks the installed check, first after 100 ms of a pass and then at
-// most every 100 ms, so short calls never ask (interrupt.h). The forward
-// pass asks at the start of a chunk of timesteps and, on true, every thread
-// stops at the start of the next chunk (together, so no barrier waits on a
-// thread that left); the training passes ask at every step and between the
-// weight gradients' products. Then the pass throws Interrupted, and its
-// outputs (a backward pass's workspace too) are incomplete.
-// The R glue installs a check that runs R's own (R_CheckUserInterrupt
-// inside R_ToplevelExec, which never jumps out of C++). Null: no polling.
-using InterruptCheck = bool (*)();
-void set_interrupt_check(InterruptCheck check);
-
+// What a pass polling Spec::interrupt throws once the check said stop.
 class Interrupted : public std::exception {
  public:
   const char* what() const noexcept override { return "interrupted by the user"; }
 };
-
-// Where the last interrupted pass stopped, in processing steps done (the
-// forward pass: the first step it skipped), or -1 when none was
-// interrupted: for the tests.
-long last_interrupted_step();
 
 // Whether this process is a child forked (fork(), as parallel::mclapply()
 // does) after the engine was loaded. GNU OpenMP cannot start a team in a

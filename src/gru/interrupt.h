@@ -1,5 +1,5 @@
 // Polling for a user interrupt inside the engine's loops (see
-// set_interrupt_check in gru.h). The calling thread (OpenMP's master) calls
+// InterruptCheck in gru.h). The calling thread (OpenMP's master) calls
 // poll() where the loop allows; it asks the installed check first 100 ms
 // after the flag was made and then at most every 100 ms, so a short call
 // never asks. Once the check has answered true the flag stays set; every
@@ -18,15 +18,11 @@
 namespace gru {
 namespace detail {
 
-// The check set_interrupt_check() installed (null: none).
-InterruptCheck installed_interrupt_check();
-
-// Records the step where an interrupted pass stopped (last_interrupted_step).
-void note_interrupted_step(long step);
-
 class InterruptFlag {
  public:
-  InterruptFlag() : check_(installed_interrupt_check()), next_(Clock::now() + kEvery) {}
+  // The pass's check and where it reports the step it stopped at (Spec).
+  explicit InterruptFlag(const Spec& s)
+      : check_(s.interrupt), where_(s.interrupted_step), next_(Clock::now() + kEvery) {}
   InterruptFlag(const InterruptFlag&) = delete;
   InterruptFlag& operator=(const InterruptFlag&) = delete;
 
@@ -56,7 +52,12 @@ class InterruptFlag {
   void throw_if_stopped(long fallback) const {
     if (!stopped()) return;
     const long step = step_.load();
-    note_interrupted_step(step >= 0 ? step : fallback);
+    stop_at(step >= 0 ? step : fallback);
+  }
+
+  // Reports `step` as where the pass stopped and throws Interrupted.
+  [[noreturn]] void stop_at(long step) const {
+    if (where_ != nullptr) *where_ = step;
     throw Interrupted();
   }
 
@@ -64,6 +65,7 @@ class InterruptFlag {
   using Clock = std::chrono::steady_clock;
   static constexpr std::chrono::milliseconds kEvery{100};
   const InterruptCheck check_;
+  long* const where_;
   Clock::time_point next_;
   std::atomic<bool> stop_{false};
   std::atomic<long> step_{-1};

@@ -100,26 +100,6 @@ int best_isa() {
 
 }  // namespace
 
-namespace {
-std::atomic<int> prefetch_forced{-1};
-std::atomic<bool> in_place_b{true};
-std::atomic<bool> two_ended{true};
-}  // namespace
-
-void read_env_settings() {
-  const char* e = std::getenv("GRU_PF");
-  prefetch_forced.store(e == nullptr ? -1 : (e[0] == '1' ? 1 : 0), std::memory_order_relaxed);
-  const char* d = std::getenv("GRU_DB");
-  in_place_b.store(d == nullptr || d[0] != '0', std::memory_order_relaxed);
-  const char* t = std::getenv("GRU_DYN");
-  two_ended.store(t == nullptr || t[0] != '0', std::memory_order_relaxed);
-}
-
-int prefetch_setting() { return prefetch_forced.load(std::memory_order_relaxed); }
-
-bool in_place_b_allowed() { return in_place_b.load(std::memory_order_relaxed); }
-
-bool two_ended_allowed() { return two_ended.load(std::memory_order_relaxed); }
 
 // Each table is built the first time its kernel set is selected, and only
 // then: make_kernels() of a wide set is compiled for that set and may itself

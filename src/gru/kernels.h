@@ -123,23 +123,6 @@ struct Kernels {
                            T* dh) = nullptr;
 };
 
-// The engines' tuning switches, read from the environment once per engine
-// call by read_env_settings() (getenv on every step's product would cost
-// ~0.1-0.2 us a time, several per step), returned by the getters:
-// * GRU_PF ("1" or "0") forces the recurrent products' prefetch of their
-//   next panel on or off; unset, each engine decides by size.
-//   prefetch_setting(): -1 unset, else 0 or 1.
-// * GRU_DB=0 makes the weight gradients pack a right operand they could
-//   read in place (see direct_b() in gemm.cpp). in_place_b_allowed().
-// * GRU_DYN=0 makes two threads on a unit split of the forward's steps take
-//   fixed halves of the unit blocks instead of claiming them from opposite
-//   ends. two_ended_allowed().
-// None changes results.
-void read_env_settings();
-int prefetch_setting();
-bool in_place_b_allowed();
-bool two_ended_allowed();
-
 // The next panel (or slice) of a product, `bytes` from `base`, prefetched
 // over the `calls` tile calls that compute the current one: call j takes
 // lines(j, k) lines from at(j), at most one per reduction step k.
