@@ -73,6 +73,10 @@ cpp_getenv <- function(names) {
     .Call(`_gru_cpp_getenv`, names)
 }
 
+cpp_forward_plan <- function(dims, options, width, tile_rows, elem_size, l2_bytes, layer_cache) {
+    .Call(`_gru_cpp_forward_plan`, dims, options, width, tile_rows, elem_size, l2_bytes, layer_cache)
+}
+
 cpp_gru_train_forward <- function(x, dims, kernel, recurrent_kernel, input_bias, recurrent_bias, mask, initial_state, dropout_mask, recurrent_dropout_mask, options, float64) {
     .Call(`_gru_cpp_gru_train_forward`, x, dims, kernel, recurrent_kernel, input_bias, recurrent_bias, mask, initial_state, dropout_mask, recurrent_dropout_mask, options, float64)
 }

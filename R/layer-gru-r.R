@@ -1,6 +1,6 @@
 # The R path of the recurrence, used only when an activation is an R
 # function (the engine cannot call back into R per step). It follows the same
-# semantics as src/gru/cpu.cpp and computes in float64. What the R functions
+# semantics as src/gru/forward.cpp and computes in float64. What the R functions
 # return is checked at every step (call_user_fn()).
 gru_forward_r <- function(x, w, cfg, act, ract, mask, h0, drop, call = NULL) {
   d <- dim(x)

@@ -239,6 +239,22 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_forward_plan
+Rcpp::List cpp_forward_plan(Rcpp::IntegerVector dims, Rcpp::List options, int width, int tile_rows, int elem_size, double l2_bytes, bool layer_cache);
+RcppExport SEXP _gru_cpp_forward_plan(SEXP dimsSEXP, SEXP optionsSEXP, SEXP widthSEXP, SEXP tile_rowsSEXP, SEXP elem_sizeSEXP, SEXP l2_bytesSEXP, SEXP layer_cacheSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type dims(dimsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::List >::type options(optionsSEXP);
+    Rcpp::traits::input_parameter< int >::type width(widthSEXP);
+    Rcpp::traits::input_parameter< int >::type tile_rows(tile_rowsSEXP);
+    Rcpp::traits::input_parameter< int >::type elem_size(elem_sizeSEXP);
+    Rcpp::traits::input_parameter< double >::type l2_bytes(l2_bytesSEXP);
+    Rcpp::traits::input_parameter< bool >::type layer_cache(layer_cacheSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_forward_plan(dims, options, width, tile_rows, elem_size, l2_bytes, layer_cache));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_gru_train_forward
 Rcpp::List cpp_gru_train_forward(SEXP x, Rcpp::IntegerVector dims, SEXP kernel, SEXP recurrent_kernel, SEXP input_bias, SEXP recurrent_bias, SEXP mask, SEXP initial_state, SEXP dropout_mask, SEXP recurrent_dropout_mask, Rcpp::List options, bool float64);
 RcppExport SEXP _gru_cpp_gru_train_forward(SEXP xSEXP, SEXP dimsSEXP, SEXP kernelSEXP, SEXP recurrent_kernelSEXP, SEXP input_biasSEXP, SEXP recurrent_biasSEXP, SEXP maskSEXP, SEXP initial_stateSEXP, SEXP dropout_maskSEXP, SEXP recurrent_dropout_maskSEXP, SEXP optionsSEXP, SEXP float64SEXP) {
@@ -301,6 +317,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_gru_cpp_backend_info", (DL_FUNC) &_gru_cpp_backend_info, 0},
     {"_gru_cpp_all_finite", (DL_FUNC) &_gru_cpp_all_finite, 1},
     {"_gru_cpp_getenv", (DL_FUNC) &_gru_cpp_getenv, 1},
+    {"_gru_cpp_forward_plan", (DL_FUNC) &_gru_cpp_forward_plan, 7},
     {"_gru_cpp_gru_train_forward", (DL_FUNC) &_gru_cpp_gru_train_forward, 12},
     {"_gru_cpp_gru_train_backward", (DL_FUNC) &_gru_cpp_gru_train_backward, 4},
     {"_gru_cpp_train_release", (DL_FUNC) &_gru_cpp_train_release, 0},

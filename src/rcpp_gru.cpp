@@ -23,6 +23,7 @@
 #include "gru/cuda.h"
 #include "gru/gru.h"
 #include "gru/kernels.h"
+#include "gru/plan.h"
 #include "rcpp_spec.h"
 
 namespace {
@@ -413,4 +414,27 @@ SEXP cpp_getenv(SEXP names) {
   }
   UNPROTECT(1);
   return out;
+}
+
+// The CPU forward pass's work split (plan.h) for a call of these dims and
+// options, for a kernel set of `width` units per block and `tile_rows` rows
+// per micro-tile, `elem_size`-byte elements and an L2 of `l2_bytes`: what
+// plan_forward() decides, for the tests (test-plan.R).
+// [[Rcpp::export(rng = false)]]
+Rcpp::List cpp_forward_plan(Rcpp::IntegerVector dims, Rcpp::List options, int width,
+                            int tile_rows, int elem_size, double l2_bytes, bool layer_cache) {
+  const gru::Spec s = make_spec(dims, options);
+  if (width < 1 || width > 64 || tile_rows < 1 || tile_rows > 64) {
+    throw gru::Error("`width` and `tile_rows` must be in [1, 64]");
+  }
+  if (elem_size != 4 && elem_size != 8) throw gru::Error("`elem_size` must be 4 or 8");
+  if (!(l2_bytes >= 1 && l2_bytes <= 1e12)) throw gru::Error("`l2_bytes` must be in [1, 1e12]");
+  const gru::detail::ForwardPlan p = gru::detail::plan_forward(
+      s, width, tile_rows, elem_size, static_cast<long>(l2_bytes), layer_cache);
+  using Rcpp::Named;
+  return Rcpp::List::create(Named("threads") = p.threads, Named("by_rows") = p.by_rows,
+                            Named("sync") = p.sync, Named("two_ended") = p.two_ended,
+                            Named("prefetch_u") = p.prefetch_u,
+                            Named("pack_kernel") = p.pack_kernel,
+                            Named("chunk_steps") = p.chunk_steps);
 }

@@ -1,5 +1,5 @@
 // The cuDNN backend: Keras' GRU (reset_after = TRUE, tanh/sigmoid, with bias)
-// on cudnnRNNForward, returning the CPU path's numbers (src/gru/cpu.cpp).
+// on cudnnRNNForward, returning the CPU path's numbers (src/gru/forward.cpp).
 //
 // How one call runs, on the current CUDA device:
 //  1. R's column-major (B, T, F) input is copied as is, then a transposing

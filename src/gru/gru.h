@@ -155,7 +155,7 @@ class PackedWeights {
   // Bytes held (0 when empty).
   size_t bytes() const { return filled() ? nbytes : 0; }
 
-  // Written by the engine only (src/gru/cpu.cpp). elem_size == 0: empty.
+  // Written by the engine only (src/gru/forward.cpp). elem_size == 0: empty.
   int elem_size = 0, width = 0, input_dim = 0, units = 0;
   const void* kernel_src = nullptr;     // the arrays that were packed
   const void* recurrent_src = nullptr;
@@ -167,7 +167,7 @@ class PackedWeights {
 // Throws gru::Error when the spec is inconsistent.
 void validate(const Spec& spec);
 
-// The CPU forward pass (src/gru/cpu.cpp). `cache`: null (pack the kernels
+// The CPU forward pass (src/gru/forward.cpp). `cache`: null (pack the kernels
 // for this call only) or the caller's PackedWeights for these weights.
 template <typename T>
 void forward_cpu(const Spec& spec, const Weights<T>& w, const Inputs<T>& in,

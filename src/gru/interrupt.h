@@ -4,7 +4,7 @@
 // after the flag was made and then at most every 100 ms, so a short call
 // never asks. Once the check has answered true the flag stays set; every
 // thread reads it with stopped(). Loops whose threads meet at barriers must
-// also agree on where they stop (cpu.cpp turns the flag into a chunk index
+// also agree on where they stop (forward.cpp turns the flag into a chunk index
 // that all threads read after a barrier); loops without barriers (the
 // training passes' row ranges) just stop.
 #ifndef GRU_INTERRUPT_H

@@ -1,4 +1,4 @@
-// Internal interface between the CPU driver (cpu.cpp) and the per-ISA kernels
+// Internal interface between the CPU driver (forward.cpp) and the per-ISA kernels
 // (kernels.cpp compiles kernels_impl.inc once per instruction set and picks one
 // at run time with __builtin_cpu_supports; no -m flags in Makevars).
 //

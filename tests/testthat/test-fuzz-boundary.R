@@ -24,7 +24,8 @@ fuzzed <- c(
   "cpp_packed_clear", "cpp_packed_bytes", "cpp_last_interrupted_step",
   "cpp_activation_derivative", "cpp_activate", "cpp_all_finite", "cpp_getenv",
   "cpp_cpu_cores", "cpp_in_forked_child", "cpp_backend_info", "cpp_self_memo",
-  "cpp_conv1d_forward", "cpp_conv1d_backward", "cpp_gemm_bench", "cpp_conv1d_bench"
+  "cpp_conv1d_forward", "cpp_conv1d_backward", "cpp_gemm_bench", "cpp_conv1d_bench",
+  "cpp_forward_plan"
 )
 
 test_that("the fuzz covers every cpp_* entry point", {
@@ -364,5 +365,27 @@ test_that("the conv1d entry points return on valid calls and raise errors on jun
     v <- conv_call()
     expect_identical(outcome(cpp("cpp_conv1d_bench")(v$x, v$spec, v$kernel, v$bias, 0L, 1L, FALSE)),
                      "error")
+  })
+})
+
+test_that("cpp_forward_plan() returns a plan or an error for junk", {
+  gru:::with_seed(20261203, {
+    for (i in 1:80) {
+      v <- valid_call()
+      junk <- junk_values(sample(0:4, 1))
+      args <- list(v$dims, v$options, 16L, 14L, 4L, 2^21, FALSE)
+      if (i %% 2 == 0) args[[1 + i %% 7]] <- junk[[sample(length(junk), 1)]]
+      res <- outcome(do.call(cpp("cpp_forward_plan"), args))
+      expect_true(res %in% c("value", "error"))
+      if (i %% 2 == 1) expect_identical(res, "value")
+    }
+    v <- valid_call()
+    for (bad in list(list(width = 0L), list(tile_rows = 65L), list(elem_size = 2L),
+                     list(l2_bytes = NaN))) {
+      args <- utils::modifyList(list(dims = v$dims, options = v$options, width = 16L,
+                                     tile_rows = 14L, elem_size = 4L, l2_bytes = 2^21,
+                                     layer_cache = FALSE), bad)
+      expect_identical(outcome(do.call(cpp("cpp_forward_plan"), args)), "error")
+    }
   })
 })

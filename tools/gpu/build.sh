@@ -1,6 +1,6 @@
 #!/bin/sh
 # Builds tools/gpu/build/gru_gpu from the package's own engine sources
-# (src/gru/cpu.cpp, kernels.cpp, activations.cpp, cuda.cu) with the flags
+# (src/gru/forward.cpp, plan.cpp, system.cpp, kernels.cpp, activations.cpp, cuda.cu) with the flags
 # src/Makevars uses (OpenMP included).
 #
 # Reads from the environment:
@@ -47,9 +47,11 @@ fi
 mkdir -p "${build}"
 set -x
 "${NVCC}" -std=c++17 -O2 ${NVCC_FLAGS} -Xcompiler -fpic ${inc} -c "${src}/cuda.cu" -o "${build}/cuda.o"
-${CXX} -std=c++17 -O2 -fpic -fopenmp -Wno-ignored-attributes -I"${eigen}" -c "${src}/cpu.cpp" -o "${build}/cpu.o"
+for f in forward plan system; do
+  ${CXX} -std=c++17 -O2 -fpic -fopenmp -Wno-ignored-attributes -I"${eigen}" -c "${src}/${f}.cpp" -o "${build}/${f}.o"
+done
 ${CXX} -std=c++17 -O2 -fpic -fopenmp -I"${eigen}" -c "${src}/kernels.cpp" -o "${build}/kernels.o"
 ${CXX} -std=c++17 -O2 -fpic -Wno-ignored-attributes -I"${eigen}" -c "${src}/activations.cpp" -o "${build}/activations.o"
 ${CXX} -std=c++17 -O2 -Wall -I"${src}" ${inc} -c "${here}/gru_gpu.cpp" -o "${build}/gru_gpu.o"
-${CXX} -o "${build}/gru_gpu" "${build}/gru_gpu.o" "${build}/cpu.o" "${build}/kernels.o" \
+${CXX} -o "${build}/gru_gpu" "${build}/gru_gpu.o" "${build}/forward.o" "${build}/plan.o" "${build}/system.o" "${build}/kernels.o" \
   "${build}/activations.o" "${build}/cuda.o" ${lib} -lcudnn -lcudart -lpthread -fopenmp

@@ -25,14 +25,8 @@
 #include <limits>
 #include <new>
 #include <string>
-#include <thread>
 #include <type_traits>
 #include <vector>
-
-#if defined(__unix__) || defined(__APPLE__)
-#include <pthread.h>
-#include <unistd.h>
-#endif
 
 #include "parallel.h"
 
@@ -40,94 +34,18 @@
 #include "gru.h"
 #include "interrupt.h"
 #include "kernels.h"
+#include "packing.h"
+#include "plan.h"
 
 namespace gru {
-
-void validate(const Spec& s) {
-  if (s.batch <= 0 || s.timesteps <= 0 || s.input_dim <= 0 || s.units <= 0) {
-    throw Error("batch, timesteps, input_dim and units must all be positive");
-  }
-  // The kernels' 3H columns (padded to whole vector widths) are int counts.
-  if (s.units > (std::numeric_limits<int>::max() - 1024) / 3) {
-    throw Error("units must be at most " +
-                std::to_string((std::numeric_limits<int>::max() - 1024) / 3));
-  }
-  auto gates_ok = [](int g) { return g == 0 || g == 1 || g == 3; };
-  if (!gates_ok(s.dropout_gates) || !gates_ok(s.recurrent_dropout_gates)) {
-    throw Error("dropout masks come in 0, 1 or 3 gate blocks");
-  }
-  auto act_ok = [](Activation a) {
-    int c = static_cast<int>(a);
-    return c >= 0 && c < kActivationCount;
-  };
-  if (!act_ok(s.activation) || !act_ok(s.recurrent_activation)) {
-    throw Error("unknown activation code");
-  }
-  if (s.threads < 1) throw Error("threads must be at least 1");
-}
-
-namespace {
-std::atomic<bool> forked_child{false};
-#if defined(__unix__) || defined(__APPLE__)
-void note_fork_child() { forked_child.store(true); }
-// Registered when the library is loaded, so every later fork() runs it.
-[[maybe_unused]] const bool fork_handler_registered =
-    pthread_atfork(nullptr, nullptr, &note_fork_child) == 0;
-#endif
-}  // namespace
-
-bool in_forked_child() { return forked_child.load(); }
-
-int cpu_cores() {
-  if (detail::kOpenMP) return std::max(1, omp_get_num_procs());
-  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-}
-
-long l2_cache_bytes() {
-  static const long bytes = [] {
-    long v = -1;
-#ifdef _SC_LEVEL2_CACHE_SIZE
-    v = sysconf(_SC_LEVEL2_CACHE_SIZE);
-#endif
-    // Unknown (0 or -1 on some systems): assume 1 MB, a common per-core L2.
-    return v > 0 ? v : 1L << 20;
-  }();
-  return bytes;
-}
 
 namespace {
 
 using detail::EpilogueArgs;
+using detail::Buffer;
 using detail::Kernels;
-
-// A 64-byte aligned, uninitialized buffer (no page is touched before use).
-template <typename T>
-class Buffer {
- public:
-  explicit Buffer(size_t n = 0) { reset(n); }
-  Buffer(const Buffer&) = delete;
-  Buffer& operator=(const Buffer&) = delete;
-  ~Buffer() { std::free(p_); }
-  void reset(size_t n) {
-    std::free(p_);
-    p_ = nullptr;
-    if (n == 0) return;
-    const size_t bytes = (n * sizeof(T) + 63) / 64 * 64;
-    p_ = static_cast<T*>(std::aligned_alloc(64, bytes));
-    if (p_ == nullptr) throw std::bad_alloc();
-  }
-  T* get() const { return p_; }
-  T& operator[](size_t i) const { return p_[i]; }
-  // Hands the memory over (to be freed with std::free).
-  T* release() {
-    T* p = p_;
-    p_ = nullptr;
-    return p;
-  }
-
- private:
-  T* p_ = nullptr;
-};
+using detail::pack_panels;
+using detail::pack_slice;
 
 // Rows of the projection handled together (packed A block: 1024 rows x 128
 // floats, 512 KB, in L2) and the reduction depth of one pass over it. The
@@ -146,62 +64,11 @@ constexpr int kKC = 256;
 // Reduction depth of one pass of the recurrent product (same reasoning: the
 // slice of U's panel stays in L1 across the row tiles of a step).
 constexpr int kRC = 128;
-// Rows (timesteps x batch) of one chunk's projection.
-constexpr long kChunkRows = 1024;
 
 #define GRU_BARRIER() \
   do {                \
     _Pragma("omp barrier") \
   } while (0)
-
-// Writes rows [0, kn) of one gate's W columns of a panel: q[k * 3W + u] =
-// col0[u * ld + k] for the nu real units, 0 past them. Row by row, so each
-// 3W-strided destination row is written whole from nu contiguous source
-// streams; the column-by-column loop this replaces wrote every destination
-// row W times, one element at a time (S4's U and input kernel: ~12 ms -> 3.4
-// ms per full pack, S1's weights 8.9 -> 7.8 us, microbenchmark, best of 3000).
-template <typename T, typename S>
-inline void pack_gate(const S* col0, size_t ld, int nu, int kn, int W, int W3, T* q) {
-  if (nu == 16 && W == 16) {
-    for (int k = 0; k < kn; ++k) {
-      T* qk = q + static_cast<size_t>(k) * W3;
-      const S* sk = col0 + k;
-#pragma GCC unroll 16
-      for (int u = 0; u < 16; ++u) qk[u] = T(sk[u * ld]);
-    }
-    return;
-  }
-  for (int k = 0; k < kn; ++k) {
-    T* qk = q + static_cast<size_t>(k) * W3;
-    for (int u = 0; u < W; ++u) qk[u] = u < nu ? T(col0[u * ld + k]) : T(0);
-  }
-}
-
-// Packs a (rows x 3H) column-major matrix into NB gate panels of rows x 3W.
-template <typename T, typename S>
-void pack_panels(const S* src, int rows, int H, int W, int c0, int c1, T* dst) {
-  const int W3 = 3 * W;
-  for (int c = c0; c < c1; ++c) {
-    T* p = dst + static_cast<size_t>(c) * rows * W3;
-    const int nu = std::min(W, H - c * W);
-    for (int g = 0; g < 3; ++g) {
-      pack_gate<T, S>(src + static_cast<size_t>(g * H + c * W) * rows, rows, nu, rows, W,
-                      W3, p + g * W);
-    }
-  }
-}
-
-// Packs rows [k0, k0 + kc) of gate panel c of a (rows x 3H) column-major
-// matrix: dst[k * 3W + g * W + u].
-template <typename T, typename S>
-void pack_slice(const S* src, int rows, int H, int W, int c, int k0, int kc, T* dst) {
-  const int W3 = 3 * W;
-  const int nu = std::min(W, H - c * W);
-  for (int g = 0; g < 3; ++g) {
-    pack_gate<T, S>(src + static_cast<size_t>(g * H + c * W) * rows + k0, rows, nu, kc, W,
-                    W3, dst + g * W);
-  }
-}
 
 // T: the compute type; S: the inputs' type; O: the outputs' type (double
 // for R's arrays whatever T: the output moves convert as they go, so no
@@ -217,58 +84,16 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
   const long N3 = 3L * Hp;
   const long BT = static_cast<long>(B) * Tn;
 
-  // Few threads for little work: a step below ~64k multiply-adds is faster
-  // alone than split.
-  int nt = s.threads;
-  if (static_cast<double>(B) * H * 3.0 * Hp < 65536.0) nt = 1;
-  if (!detail::kOpenMP) nt = 1;
-  // Two ways to split a step. By batch rows (whole micro-tiles per thread):
-  // rows never interact, so each thread runs its own recurrence and its own
-  // part of every chunk's projection with no synchronisation after the
-  // packing; this also keeps a busy machine from stalling every step. By unit
-  // blocks, with a barrier per step, when the batch is too small to split.
-  // Splitting by rows makes every thread stream all of U each step, so it
-  // needs enough rows per thread to reuse it (or a U that fits in cache).
-  // When U does not fit in one core's L2 but each thread's share of the unit
-  // blocks does, the unit split keeps the shares there across steps: S3 at
-  // 2 threads (U 3 MB in float, 1.5 MB per thread, L2 2 MB), alternating in
-  // one process, 3 runs x 10-15 calls: median 0.195 -> 0.181 s, 0.193 ->
-  // 0.180, 0.203 -> 0.188; H = 448 (2.4 MB) 0.095 -> 0.091 s; H = 384 (1.8
-  // MB, fits whole) rows stayed faster (0.061 vs 0.063).
+  const detail::ForwardPlan plan = detail::plan_forward(
+      s, W, MR, static_cast<int>(sizeof(T)), l2_cache_bytes(), cache != nullptr);
+  const int nt = plan.threads;
+  const bool by_rows = plan.by_rows, sync = plan.sync, two_ended = plan.two_ended;
+  const bool prefetch_u = plan.prefetch_u, pack_k = plan.pack_kernel;
+  const int tc = plan.chunk_steps;
   const int row_tiles = (B + MR - 1) / MR;
-  const double u_bytes = static_cast<double>(H) * 3 * Hp * sizeof(T);
-  const double l2 = static_cast<double>(l2_cache_bytes());
-  const bool share_fits_l2 =
-      u_bytes > l2 && u_bytes / std::max(1, std::min(nt, NB)) <= 0.75 * l2;
-  const bool by_rows =
-      nt > 1 && row_tiles >= 2 &&
-      ((B >= 24 * std::min(nt, row_tiles) && !share_fits_l2) || u_bytes <= 512.0 * 1024);
-  if (by_rows) {
-    nt = std::min(nt, row_tiles);
-  } else {
-    nt = std::min(nt, NB);
-  }
-  const bool sync = nt > 1 && !by_rows;
-  // Two threads on a unit split claim blocks from opposite ends (see the
-  // step loop); GRU_DYN=0 gives each its fixed half instead (tests: the
-  // results are identical).
-  const bool two_ended = sync && nt == 2 && s.tuning.two_ended;
   std::atomic<int> claims[2];
   claims[0].store(0);
   claims[1].store(0);
-  // Whether the recurrence prefetches the next panel of U into L2 while it
-  // computes this one. When the panels a thread walks each step do not stay
-  // in its L2 (counting half of it: the rest holds projection rows and
-  // states), each slice of a panel comes from L3 on the first row tile that
-  // reads it, at the pace of the tile, and the core waits; spread over the
-  // previous panel's tiles, the fetch overlaps the arithmetic. S4 at 1
-  // thread, alternating in one process, 4 rounds x 8 calls: median 0.170 ->
-  // 0.156 s in every round; 2 threads 0.091 -> 0.083; S3 at 1 thread 3-12%.
-  // GRU_PF=1 or 0 forces it on or off (tests: the results are identical).
-  const double walked = by_rows ? u_bytes : u_bytes / std::max(1, nt);
-  bool prefetch_u = walked > 0.5 * l2;
-  if (s.tuning.prefetch >= 0) prefetch_u = s.tuning.prefetch == 1;
-
   // --- buffers, all allocated before the loop ---------------------------
   // The kernels' panels: the caller's cache when it holds these very arrays
   // packed for this type and width, else packed below (into the cache when
@@ -287,20 +112,6 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
   }
   Buffer<T> up(cache != nullptr ? 0 : up_n);
   T* const upp = cache != nullptr ? static_cast<T*>(cache->recurrent) : up.get();
-  // Memory: the call may use one B x T x 3H projection buffer beyond its
-  // inputs and outputs (issue 4). The packed U (H rows of 3 Hp), the chunk
-  // buffer (CR rows) and, when they fit too, the packed input kernel (F
-  // rows) share that budget; otherwise the input kernel is packed slice by
-  // slice as the projection needs it (24 KB per thread), and the chunk
-  // shrinks to what is left (never below one step). Small layers get 1 MB
-  // whatever B x T: their fixed costs matter more than their memory.
-  const long budget_rows =
-      std::max<long>(BT, (1L << 20) / static_cast<long>(N3 * sizeof(T)));
-  // With a cache, the packed kernels are the layer's, kept between calls, and
-  // the call's own memory is the chunk buffer (as when the input kernel is
-  // packed slice by slice).
-  const bool pack_k =
-      cache != nullptr || H + F + std::min<long>(BT, kChunkRows) <= budget_rows;
   Buffer<T> kp(pack_k && cache == nullptr ? kp_n : 0);  // input kernel panels
   T* const kpp = cache != nullptr ? static_cast<T*>(cache->kernel) : kp.get();
   std::vector<T> bias_in(N3, T(0)), bias_rec(N3, T(0));
@@ -315,10 +126,6 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
       }
     }
   }
-  const long chunk_rows =
-      std::min<long>(kChunkRows, budget_rows - H - (pack_k && cache == nullptr ? F : 0));
-  const int tc = static_cast<int>(
-      std::min<long>(Tn, std::max<long>(1, (chunk_rows + B - 1) / B)));
   // The chunk's projection, block-major: block c of row r at
   // xp[(c * CR + r) * 3W], so a step streams each block's rows contiguously
   // (row-major rows 3 Hp apart defeat the prefetcher: the epilogue stalled
