@@ -77,15 +77,19 @@ cpp_forward_plan <- function(dims, options, width, tile_rows, elem_size, l2_byte
     .Call(`_gru_cpp_forward_plan`, dims, options, width, tile_rows, elem_size, l2_bytes, layer_cache)
 }
 
-cpp_gru_train_forward <- function(x, dims, kernel, recurrent_kernel, input_bias, recurrent_bias, mask, initial_state, dropout_mask, recurrent_dropout_mask, options, float64) {
-    .Call(`_gru_cpp_gru_train_forward`, x, dims, kernel, recurrent_kernel, input_bias, recurrent_bias, mask, initial_state, dropout_mask, recurrent_dropout_mask, options, float64)
+cpp_gru_train_forward <- function(x, dims, kernel, recurrent_kernel, input_bias, recurrent_bias, mask, initial_state, dropout_mask, recurrent_dropout_mask, options, float64, workspace = NULL) {
+    .Call(`_gru_cpp_gru_train_forward`, x, dims, kernel, recurrent_kernel, input_bias, recurrent_bias, mask, initial_state, dropout_mask, recurrent_dropout_mask, options, float64, workspace)
 }
 
 cpp_gru_train_backward <- function(cache, grad_output, grad_state, need_inputs) {
     .Call(`_gru_cpp_gru_train_backward`, cache, grad_output, grad_state, need_inputs)
 }
 
-cpp_train_release <- function() {
-    invisible(.Call(`_gru_cpp_train_release`))
+cpp_train_workspace_new <- function() {
+    .Call(`_gru_cpp_train_workspace_new`)
+}
+
+cpp_train_workspace_free <- function(workspace) {
+    invisible(.Call(`_gru_cpp_train_workspace_free`, workspace))
 }
 

@@ -306,9 +306,15 @@ fit.gru_model <- function(object, x = NULL, y = NULL, batch_size = 32, epochs = 
   ctx$params <- history$params
   run_callbacks(callbacks, "on_train_begin", ctx, NULL, list())
 
-  # The GRU layers keep one training workspace between steps (a fresh one
-  # costs page faults and zeroing every batch); it goes when fit() does.
-  on.exit(cpp_train_release(), add = TRUE)
+  # The GRU layers' steps borrow one training workspace, which fit() owns
+  # (a fresh one costs page faults and zeroing every batch); its memory goes
+  # when fit() does.
+  workspace <- cpp_train_workspace_new()
+  outer_workspace <- set_train_workspace(workspace)
+  on.exit({
+    set_train_workspace(outer_workspace)
+    cpp_train_workspace_free(workspace)
+  }, add = TRUE)
   epoch <- 0L
   batch <- 0L
   interrupted <- FALSE

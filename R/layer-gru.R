@@ -745,6 +745,15 @@ gru_format <- function(self) {
   lines
 }
 
+# The training workspace the GRU steps of the running fit() borrow (NULL
+# outside fit(): each step allocates its own); fit() sets it for its run
+# and restores the outer one on exit. Returns the previous one.
+set_train_workspace <- function(workspace) {
+  old <- the$train_workspace
+  the$train_workspace <- workspace
+  invisible(old)
+}
+
 # The engine's training forward pass for a GRU layer or cell (`cfg` as in
 # gru_forward()): list(output, states, mask, cache), where `cache` holds an
 # external pointer to the C++ engine's workspace, which lives only for the
@@ -761,7 +770,8 @@ gru_train_pass <- function(self, inputs, mask = NULL, training = NULL,
       class = "gru_error_fit", call = call
     )
   }
-  args <- c(prep$engine, list(float64 = identical(cfg$dtype, "float64")))
+  args <- c(prep$engine, list(float64 = identical(cfg$dtype, "float64"),
+                              workspace = the$train_workspace))
   res <- with_backend_errors(do.call(cpp_gru_train_forward, args),
                              what = "GRU training forward pass", call = call)
   list(output = res$output, states = list(res$state),

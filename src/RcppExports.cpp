@@ -256,8 +256,8 @@ BEGIN_RCPP
 END_RCPP
 }
 // cpp_gru_train_forward
-Rcpp::List cpp_gru_train_forward(SEXP x, Rcpp::IntegerVector dims, SEXP kernel, SEXP recurrent_kernel, SEXP input_bias, SEXP recurrent_bias, SEXP mask, SEXP initial_state, SEXP dropout_mask, SEXP recurrent_dropout_mask, Rcpp::List options, bool float64);
-RcppExport SEXP _gru_cpp_gru_train_forward(SEXP xSEXP, SEXP dimsSEXP, SEXP kernelSEXP, SEXP recurrent_kernelSEXP, SEXP input_biasSEXP, SEXP recurrent_biasSEXP, SEXP maskSEXP, SEXP initial_stateSEXP, SEXP dropout_maskSEXP, SEXP recurrent_dropout_maskSEXP, SEXP optionsSEXP, SEXP float64SEXP) {
+Rcpp::List cpp_gru_train_forward(SEXP x, Rcpp::IntegerVector dims, SEXP kernel, SEXP recurrent_kernel, SEXP input_bias, SEXP recurrent_bias, SEXP mask, SEXP initial_state, SEXP dropout_mask, SEXP recurrent_dropout_mask, Rcpp::List options, bool float64, SEXP workspace);
+RcppExport SEXP _gru_cpp_gru_train_forward(SEXP xSEXP, SEXP dimsSEXP, SEXP kernelSEXP, SEXP recurrent_kernelSEXP, SEXP input_biasSEXP, SEXP recurrent_biasSEXP, SEXP maskSEXP, SEXP initial_stateSEXP, SEXP dropout_maskSEXP, SEXP recurrent_dropout_maskSEXP, SEXP optionsSEXP, SEXP float64SEXP, SEXP workspaceSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::traits::input_parameter< SEXP >::type x(xSEXP);
@@ -272,7 +272,8 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< SEXP >::type recurrent_dropout_mask(recurrent_dropout_maskSEXP);
     Rcpp::traits::input_parameter< Rcpp::List >::type options(optionsSEXP);
     Rcpp::traits::input_parameter< bool >::type float64(float64SEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_gru_train_forward(x, dims, kernel, recurrent_kernel, input_bias, recurrent_bias, mask, initial_state, dropout_mask, recurrent_dropout_mask, options, float64));
+    Rcpp::traits::input_parameter< SEXP >::type workspace(workspaceSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_gru_train_forward(x, dims, kernel, recurrent_kernel, input_bias, recurrent_bias, mask, initial_state, dropout_mask, recurrent_dropout_mask, options, float64, workspace));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -289,11 +290,21 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
-// cpp_train_release
-void cpp_train_release();
-RcppExport SEXP _gru_cpp_train_release() {
+// cpp_train_workspace_new
+SEXP cpp_train_workspace_new();
+RcppExport SEXP _gru_cpp_train_workspace_new() {
 BEGIN_RCPP
-    cpp_train_release();
+    Rcpp::RObject rcpp_result_gen;
+    rcpp_result_gen = Rcpp::wrap(cpp_train_workspace_new());
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_train_workspace_free
+void cpp_train_workspace_free(SEXP workspace);
+RcppExport SEXP _gru_cpp_train_workspace_free(SEXP workspaceSEXP) {
+BEGIN_RCPP
+    Rcpp::traits::input_parameter< SEXP >::type workspace(workspaceSEXP);
+    cpp_train_workspace_free(workspace);
     return R_NilValue;
 END_RCPP
 }
@@ -318,9 +329,10 @@ static const R_CallMethodDef CallEntries[] = {
     {"_gru_cpp_all_finite", (DL_FUNC) &_gru_cpp_all_finite, 1},
     {"_gru_cpp_getenv", (DL_FUNC) &_gru_cpp_getenv, 1},
     {"_gru_cpp_forward_plan", (DL_FUNC) &_gru_cpp_forward_plan, 7},
-    {"_gru_cpp_gru_train_forward", (DL_FUNC) &_gru_cpp_gru_train_forward, 12},
+    {"_gru_cpp_gru_train_forward", (DL_FUNC) &_gru_cpp_gru_train_forward, 13},
     {"_gru_cpp_gru_train_backward", (DL_FUNC) &_gru_cpp_gru_train_backward, 4},
-    {"_gru_cpp_train_release", (DL_FUNC) &_gru_cpp_train_release, 0},
+    {"_gru_cpp_train_workspace_new", (DL_FUNC) &_gru_cpp_train_workspace_new, 0},
+    {"_gru_cpp_train_workspace_free", (DL_FUNC) &_gru_cpp_train_workspace_free, 1},
     {NULL, NULL, 0}
 };
 

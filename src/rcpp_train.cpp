@@ -27,6 +27,23 @@ namespace {
 // The tag of the training caches' external pointers (rcpp_spec.h).
 constexpr const char* kCacheTag = "gru_train_cache";
 
+// The training workspace fit() owns (cpp_train_workspace_new()): the
+// workspace of the last finished backward pass, kept for the next training
+// step. fit() runs the same shapes batch after batch, and a fresh mapping
+// costs the kernel's page faults and zeroing on every step (~10% of an S3
+// step even with huge pages). One array per precision, reused only if large
+// enough; a training cache borrows it for its step and hands it back when
+// its backward pass is done. fit() frees it on exit
+// (cpp_train_workspace_free()); the garbage collector does otherwise.
+constexpr const char* kWorkspaceTag = "gru_train_workspace";
+
+struct TrainWorkspace {
+  gru::LargeArray<float> f;
+  gru::LargeArray<double> d;
+  gru::LargeArray<float>& of(float*) { return f; }
+  gru::LargeArray<double>& of(double*) { return d; }
+};
+
 struct TrainCacheBase {
   virtual ~TrainCacheBase() = default;
 };
@@ -43,6 +60,9 @@ struct TrainCache : TrainCacheBase {
   gru::LargeArray<T> workspace;
   std::vector<int> mask;
   bool used = false;
+  // The workspace's owner (fit()'s), to hand it back to; kept alive by the
+  // cache's external pointer (its protected value).
+  TrainWorkspace* owner = nullptr;
 
   static const T* ptr(const std::vector<T>& v) { return v.empty() ? nullptr : v.data(); }
   gru::Weights<T> weights() const {
@@ -59,26 +79,23 @@ struct TrainCache : TrainCacheBase {
   }
 };
 
-// The workspace of the last finished backward pass, kept for the next
-// training step: fit() runs the same shapes batch after batch, and a fresh
-// mapping costs the kernel's page faults and zeroing on every step (~10% of
-// an S3 step even with huge pages). At most one per precision, reused only if
-// large enough; cpp_train_release() frees it (fit() calls it on exit).
-template <typename T>
-gru::LargeArray<T>& spare_workspace() {
-  static gru::LargeArray<T> spare;
-  return spare;
+// The workspace behind `ws` (NULL: none, the step allocates its own).
+TrainWorkspace* workspace_of(SEXP ws) {
+  if (Rf_isNull(ws)) return nullptr;
+  return tagged_address<TrainWorkspace>(ws, kWorkspaceTag, "`workspace`");
 }
 
 template <typename T>
-void take_workspace(gru::LargeArray<T>& ws, std::size_t n) {
-  gru::LargeArray<T>& spare = spare_workspace<T>();
-  if (spare.size() >= n) {
-    ws.swap(spare);
-  } else {
+void take_workspace(gru::LargeArray<T>& ws, std::size_t n, TrainWorkspace* owner) {
+  if (owner != nullptr) {
+    gru::LargeArray<T>& spare = owner->of(static_cast<T*>(nullptr));
+    if (spare.size() >= n) {
+      ws.swap(spare);
+      return;
+    }
     spare.release();
-    ws.allocate(n);
   }
+  ws.allocate(n);
 }
 
 template <typename T>
@@ -103,8 +120,10 @@ template <typename T>
 Rcpp::List train_forward(const gru::Spec& s, SEXP x, SEXP kernel, SEXP recurrent_kernel,
                          SEXP input_bias, SEXP recurrent_bias, SEXP mask,
                          SEXP initial_state, SEXP dropout_mask,
-                         SEXP recurrent_dropout_mask) {
+                         SEXP recurrent_dropout_mask, SEXP workspace) {
+  TrainWorkspace* owner = workspace_of(workspace);
   auto cache = std::make_unique<TrainCache<T>>();
+  cache->owner = owner;
   cache->spec = s;
   copy_in(x, cache->x, s.threads);
   copy_in(kernel, cache->kernel);
@@ -126,11 +145,12 @@ Rcpp::List train_forward(const gru::Spec& s, SEXP x, SEXP kernel, SEXP recurrent
   // ms of a ~7 ms training forward pass).
   const R_xlen_t n_out = output_length(s), bh = static_cast<R_xlen_t>(s.batch) * s.units;
   Rcpp::NumericVector output(Rcpp::no_init(n_out)), state(Rcpp::no_init(bh));
-  take_workspace(cache->workspace, gru::train_workspace_size(s));
+  take_workspace(cache->workspace, gru::train_workspace_size(s), owner);
   gru::forward_train<T, double>(s, cache->weights(), cache->inputs(),
                                 {output.begin(), state.begin()}, cache->workspace.get());
   set_output_dims(s, output, state);
-  Rcpp::XPtr<TrainCacheBase> ptr(cache.release(), true, xptr_tag(kCacheTag));
+  Rcpp::XPtr<TrainCacheBase> ptr(cache.release(), true, xptr_tag(kCacheTag),
+                                 owner != nullptr ? workspace : R_NilValue);
   return Rcpp::List::create(Rcpp::Named("output") = output, Rcpp::Named("state") = state,
                             Rcpp::Named("cache") = ptr);
 }
@@ -166,7 +186,9 @@ Rcpp::List train_backward(TrainCache<T>& c, SEXP grad_output, SEXP grad_state,
   g.recurrent_bias = dbr.empty() ? nullptr : dbr.data();
   c.used = true;
   gru::backward<T>(s, c.weights(), c.inputs(), gin, g, c.workspace.get());
-  spare_workspace<T>().swap(c.workspace);  // keep it for the next step
+  if (c.owner != nullptr) {  // hand it back for the next step
+    c.owner->of(static_cast<T*>(nullptr)).swap(c.workspace);
+  }
   c.workspace.release();
 
   using Rcpp::IntegerVector;
@@ -188,13 +210,15 @@ Rcpp::List train_backward(TrainCache<T>& c, SEXP grad_output, SEXP grad_state,
 
 // The training forward pass: the output, the final state and an external
 // pointer to the cache cpp_gru_train_backward() consumes. Arguments as
-// cpp_gru_forward() (CPU only).
+// cpp_gru_forward() (CPU only); `workspace`: NULL or fit()'s
+// (cpp_train_workspace_new()), whose memory the step borrows.
 // [[Rcpp::export(rng = false)]]
 Rcpp::List cpp_gru_train_forward(SEXP x, Rcpp::IntegerVector dims, SEXP kernel,
                                  SEXP recurrent_kernel, SEXP input_bias,
                                  SEXP recurrent_bias, SEXP mask, SEXP initial_state,
                                  SEXP dropout_mask, SEXP recurrent_dropout_mask,
-                                 Rcpp::List options, bool float64) {
+                                 Rcpp::List options, bool float64,
+                                 SEXP workspace = R_NilValue) {
   const gru::Spec s = make_spec(dims, options);
   gru::train_workspace_size(s);  // the training passes' limits, before any array
   check_call_arrays(s, x, kernel, recurrent_kernel, input_bias, recurrent_bias, mask,
@@ -204,10 +228,11 @@ Rcpp::List cpp_gru_train_forward(SEXP x, Rcpp::IntegerVector dims, SEXP kernel,
     if (float64) {
       return train_forward<double>(s, x, kernel, recurrent_kernel, input_bias,
                                    recurrent_bias, mask, initial_state, dropout_mask,
-                                   recurrent_dropout_mask);
+                                   recurrent_dropout_mask, workspace);
     }
     return train_forward<float>(s, x, kernel, recurrent_kernel, input_bias, recurrent_bias,
-                                mask, initial_state, dropout_mask, recurrent_dropout_mask);
+                                mask, initial_state, dropout_mask, recurrent_dropout_mask,
+                                workspace);
   });
 }
 
@@ -231,9 +256,19 @@ Rcpp::List cpp_gru_train_backward(SEXP cache, SEXP grad_output, SEXP grad_state,
   });
 }
 
-// Frees the workspace kept between training steps (see spare_workspace()).
+// A training workspace for fit() to own and pass to every
+// cpp_gru_train_forward() of its steps (see TrainWorkspace).
 // [[Rcpp::export(rng = false)]]
-void cpp_train_release() {
-  spare_workspace<float>().release();
-  spare_workspace<double>().release();
+SEXP cpp_train_workspace_new() {
+  Rcpp::XPtr<TrainWorkspace> p(new TrainWorkspace(), true, xptr_tag(kWorkspaceTag));
+  return p;
+}
+
+// Frees a training workspace's memory now (fit() on exit); it stays usable
+// (the next step allocates again).
+// [[Rcpp::export(rng = false)]]
+void cpp_train_workspace_free(SEXP workspace) {
+  TrainWorkspace* ws = tagged_address<TrainWorkspace>(workspace, kWorkspaceTag, "`workspace`");
+  ws->f.release();
+  ws->d.release();
 }

@@ -20,7 +20,8 @@ outcome <- function(expr) {
 
 fuzzed <- c(
   "cpp_gru_forward", "cpp_gru_backward", "cpp_gru_train_forward",
-  "cpp_gru_train_backward", "cpp_train_release", "cpp_packed_new",
+  "cpp_gru_train_backward", "cpp_train_workspace_new", "cpp_train_workspace_free",
+  "cpp_packed_new",
   "cpp_packed_clear", "cpp_packed_bytes", "cpp_last_interrupted_step",
   "cpp_activation_derivative", "cpp_activate", "cpp_all_finite", "cpp_getenv",
   "cpp_cpu_cores", "cpp_in_forked_child", "cpp_backend_info", "cpp_self_memo",
@@ -243,7 +244,22 @@ test_that("the training backward pass refuses junk caches and gradients", {
     expect_identical(outcome(do.call(cpp("cpp_gru_forward"),
                                      modifyList(forward_args(v), list(packed = res$cache)))),
                      "error")
-    expect_identical(outcome(cpp("cpp_train_release")()), "value")
+    # fit()'s workspace: lent to a step and handed back, freed, lent again;
+    # any other pointer, or junk, is refused where a workspace is asked for.
+    ws <- cpp("cpp_train_workspace_new")()
+    for (i in 1:2) {
+      res <- do.call(train_forward, c(train_args(v), list(workspace = ws)))
+      expect_identical(outcome(train_backward(res$cache, NULL, NULL, TRUE)), "value")
+    }
+    expect_identical(outcome(cpp("cpp_train_workspace_free")(ws)), "value")
+    res <- do.call(train_forward, c(train_args(v), list(workspace = ws)))
+    expect_identical(outcome(train_backward(res$cache, NULL, NULL, TRUE)), "value")
+    for (bad in list(res$cache, cpp("cpp_packed_new")(), 1, "a",
+                     unserialize(serialize(ws, NULL)))) {
+      expect_identical(outcome(do.call(train_forward, c(train_args(v), list(workspace = bad)))),
+                       "error")
+      expect_identical(outcome(cpp("cpp_train_workspace_free")(bad)), "error")
+    }
   })
 })
 
