@@ -37,10 +37,6 @@ cpp_packed_bytes <- function(packed) {
     .Call(`_gru_cpp_packed_bytes`, packed)
 }
 
-cpp_gru_backward <- function(x, dims, kernel, recurrent_kernel, input_bias, recurrent_bias, mask, initial_state, dropout_mask, recurrent_dropout_mask, options, grad_output, grad_state, float64) {
-    .Call(`_gru_cpp_gru_backward`, x, dims, kernel, recurrent_kernel, input_bias, recurrent_bias, mask, initial_state, dropout_mask, recurrent_dropout_mask, options, grad_output, grad_state, float64)
-}
-
 cpp_activation_derivative <- function(x, code) {
     .Call(`_gru_cpp_activation_derivative`, x, code)
 }

@@ -124,11 +124,15 @@ gru_backward <- function(self, inputs, grad_output, grad_state = NULL,
                                 "the layer's output", call = call)
   grad_state <- check_gradient(grad_state, c(prep$b, cfg$units), "grad_state",
                                "the final state", call = call)
-  args <- c(prep$engine, list(grad_output = grad_output,
-                              grad_state = grad_state,
-                              float64 = identical(cfg$dtype, "float64")))
-  res <- with_backend_errors(do.call(cpp_gru_backward, args),
-                             what = "GRU backward pass", call = call)
+  # The one gradient route: the training passes fit() runs, the input
+  # gradient included.
+  args <- c(prep$engine, list(float64 = identical(cfg$dtype, "float64")))
+  fwd <- with_backend_errors(do.call(cpp_gru_train_forward, args),
+                             what = "GRU training forward pass", call = call)
+  res <- with_backend_errors(
+    cpp_gru_train_backward(fwd$cache, grad_output, grad_state, need_inputs = TRUE),
+    what = "GRU backward pass", call = call
+  )
   out <- list(inputs = res$inputs, initial_state = res$initial_state,
               kernel = res$kernel, recurrent_kernel = res$recurrent_kernel)
   if (!is.null(self$weights$bias)) {

@@ -432,7 +432,7 @@ backend_is_cpu_only <- function(use_cudnn) {
 # dropout masks (unless `dropout` gives them) and returns what the engine
 # entry points take: list(b, n_steps, features, mask, training, h0, drop,
 # act, ract, plan, engine), where `engine` holds the arguments
-# cpp_gru_forward() and cpp_gru_backward() share and `plan` is
+# cpp_gru_forward() and cpp_gru_train_forward() share and `plan` is
 # gru_engine_plan().
 gru_prepare_call <- function(self, inputs, mask = NULL, training = NULL,
                              initial_state = NULL, dropout = NULL,

@@ -135,29 +135,6 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
-// cpp_gru_backward
-Rcpp::List cpp_gru_backward(SEXP x, Rcpp::IntegerVector dims, SEXP kernel, SEXP recurrent_kernel, SEXP input_bias, SEXP recurrent_bias, SEXP mask, SEXP initial_state, SEXP dropout_mask, SEXP recurrent_dropout_mask, Rcpp::List options, SEXP grad_output, SEXP grad_state, bool float64);
-RcppExport SEXP _gru_cpp_gru_backward(SEXP xSEXP, SEXP dimsSEXP, SEXP kernelSEXP, SEXP recurrent_kernelSEXP, SEXP input_biasSEXP, SEXP recurrent_biasSEXP, SEXP maskSEXP, SEXP initial_stateSEXP, SEXP dropout_maskSEXP, SEXP recurrent_dropout_maskSEXP, SEXP optionsSEXP, SEXP grad_outputSEXP, SEXP grad_stateSEXP, SEXP float64SEXP) {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::traits::input_parameter< SEXP >::type x(xSEXP);
-    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type dims(dimsSEXP);
-    Rcpp::traits::input_parameter< SEXP >::type kernel(kernelSEXP);
-    Rcpp::traits::input_parameter< SEXP >::type recurrent_kernel(recurrent_kernelSEXP);
-    Rcpp::traits::input_parameter< SEXP >::type input_bias(input_biasSEXP);
-    Rcpp::traits::input_parameter< SEXP >::type recurrent_bias(recurrent_biasSEXP);
-    Rcpp::traits::input_parameter< SEXP >::type mask(maskSEXP);
-    Rcpp::traits::input_parameter< SEXP >::type initial_state(initial_stateSEXP);
-    Rcpp::traits::input_parameter< SEXP >::type dropout_mask(dropout_maskSEXP);
-    Rcpp::traits::input_parameter< SEXP >::type recurrent_dropout_mask(recurrent_dropout_maskSEXP);
-    Rcpp::traits::input_parameter< Rcpp::List >::type options(optionsSEXP);
-    Rcpp::traits::input_parameter< SEXP >::type grad_output(grad_outputSEXP);
-    Rcpp::traits::input_parameter< SEXP >::type grad_state(grad_stateSEXP);
-    Rcpp::traits::input_parameter< bool >::type float64(float64SEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_gru_backward(x, dims, kernel, recurrent_kernel, input_bias, recurrent_bias, mask, initial_state, dropout_mask, recurrent_dropout_mask, options, grad_output, grad_state, float64));
-    return rcpp_result_gen;
-END_RCPP
-}
 // cpp_activation_derivative
 Rcpp::NumericVector cpp_activation_derivative(Rcpp::NumericVector x, int code);
 RcppExport SEXP _gru_cpp_activation_derivative(SEXP xSEXP, SEXP codeSEXP) {
@@ -319,7 +296,6 @@ static const R_CallMethodDef CallEntries[] = {
     {"_gru_cpp_packed_new", (DL_FUNC) &_gru_cpp_packed_new, 0},
     {"_gru_cpp_packed_clear", (DL_FUNC) &_gru_cpp_packed_clear, 1},
     {"_gru_cpp_packed_bytes", (DL_FUNC) &_gru_cpp_packed_bytes, 1},
-    {"_gru_cpp_gru_backward", (DL_FUNC) &_gru_cpp_gru_backward, 14},
     {"_gru_cpp_activation_derivative", (DL_FUNC) &_gru_cpp_activation_derivative, 2},
     {"_gru_cpp_activate", (DL_FUNC) &_gru_cpp_activate, 3},
     {"_gru_cpp_self_memo", (DL_FUNC) &_gru_cpp_self_memo, 2},

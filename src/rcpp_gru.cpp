@@ -19,7 +19,6 @@
 #include <vector>
 
 #include "gru/activations.h"
-#include "gru/backward.h"
 #include "gru/cuda.h"
 #include "gru/gru.h"
 #include "gru/kernels.h"
@@ -131,56 +130,6 @@ Rcpp::List run_forward(const gru::Spec& s, SEXP x, SEXP kernel, SEXP recurrent_k
   return make_result(s, output, state);
 }
 
-// forward_train + backward in precision T: the forward's output and state and
-// every gradient, in R's layout.
-template <typename T>
-Rcpp::List run_backward(const gru::Spec& s, SEXP x, SEXP kernel, SEXP recurrent_kernel,
-                        SEXP input_bias, SEXP recurrent_bias, SEXP mask,
-                        SEXP initial_state, SEXP dropout_mask,
-                        SEXP recurrent_dropout_mask, SEXP grad_output, SEXP grad_state) {
-  const CallViews<T> v(x, kernel, recurrent_kernel, input_bias, recurrent_bias, mask,
-                       initial_state, dropout_mask, recurrent_dropout_mask);
-  const gru::Weights<T>& w = v.w;
-  const gru::Inputs<T>& in = v.in;
-  std::vector<T> gos, gss;
-
-  const size_t B = s.batch, T_ = s.timesteps, F = s.input_dim, H = s.units;
-  std::vector<T> output(s.return_sequences ? B * T_ * H : B * H), state(B * H);
-  // Uninitialised: forward_train writes all of it (see rcpp_train.cpp).
-  const std::unique_ptr<T[]> ws(new T[gru::train_workspace_size(s)]);
-  gru::forward_train<T>(s, w, in, {output.data(), state.data()}, ws.get());
-
-  gru::GradInputs<T> gin;
-  gin.output = view<T>(grad_output, gos);
-  gin.state = view<T>(grad_state, gss);
-  std::vector<T> dx(B * T_ * F), dh0(B * H), dk(F * 3 * H), du(H * 3 * H),
-      dbi(w.input_bias ? 3 * H : 0), dbr(w.recurrent_bias ? 3 * H : 0);
-  gru::Gradients<T> g;
-  g.x = dx.data();
-  g.initial_state = dh0.data();
-  g.kernel = dk.data();
-  g.recurrent_kernel = du.data();
-  g.input_bias = w.input_bias ? dbi.data() : nullptr;
-  g.recurrent_bias = w.recurrent_bias ? dbr.data() : nullptr;
-  gru::backward<T>(s, w, in, gin, g, ws.get());
-
-  using Rcpp::IntegerVector;
-  using Rcpp::Named;
-  const int b = s.batch, t = s.timesteps, f = s.input_dim, h = s.units;
-  return Rcpp::List::create(
-      Named("output") = to_r(output, s.return_sequences ? IntegerVector::create(b, t, h)
-                                                        : IntegerVector::create(b, h)),
-      Named("state") = to_r(state, IntegerVector::create(b, h)),
-      Named("inputs") = to_r(dx, IntegerVector::create(b, t, f)),
-      Named("initial_state") = to_r(dh0, IntegerVector::create(b, h)),
-      Named("kernel") = to_r(dk, IntegerVector::create(f, 3 * h)),
-      Named("recurrent_kernel") = to_r(du, IntegerVector::create(h, 3 * h)),
-      Named("input_bias") =
-          w.input_bias ? SEXP(to_r(dbi, IntegerVector::create(3 * h))) : R_NilValue,
-      Named("recurrent_bias") =
-          w.recurrent_bias ? SEXP(to_r(dbr, IntegerVector::create(3 * h))) : R_NilValue);
-}
-
 constexpr const char* kPackedTag = "gru_packed_weights";
 
 // The CPU engine's packed-weights cache behind an external pointer made by
@@ -196,14 +145,6 @@ gru::Activation activation_of(int code) {
     throw gru::Error("unknown activation code " + std::to_string(code));
   }
   return static_cast<gru::Activation>(code);
-}
-
-// The upstream gradients of a backward pass: NULL (zero) or exactly the
-// output's and the final state's lengths.
-void check_grad_arrays(const gru::Spec& s, SEXP grad_output, SEXP grad_state) {
-  check_doubles(grad_output, static_cast<double>(output_length(s)), "`grad_output`", true);
-  check_doubles(grad_state, elements({double(s.batch), double(s.units)}), "`grad_state`",
-                true);
 }
 
 }  // namespace
@@ -264,34 +205,6 @@ void cpp_packed_clear(SEXP packed) {
 double cpp_packed_bytes(SEXP packed) {
   const gru::PackedWeights* p = packed_of(packed);
   return p == nullptr ? 0.0 : static_cast<double>(p->bytes());
-}
-
-// Backpropagation through time: runs the training forward pass and the
-// backward pass given dL/d(output) and dL/d(final state) (either may be NULL
-// for zero). Arguments as cpp_gru_forward; CPU only. Returns the output, the
-// final state and the gradients w.r.t. inputs, initial state, kernel,
-// recurrent kernel and the input / recurrent bias rows (NULL without bias).
-// [[Rcpp::export(rng = false)]]
-Rcpp::List cpp_gru_backward(SEXP x, Rcpp::IntegerVector dims, SEXP kernel,
-                            SEXP recurrent_kernel, SEXP input_bias, SEXP recurrent_bias,
-                            SEXP mask, SEXP initial_state, SEXP dropout_mask,
-                            SEXP recurrent_dropout_mask, Rcpp::List options,
-                            SEXP grad_output, SEXP grad_state, bool float64) {
-  const gru::Spec s = make_spec(dims, options);
-  gru::train_workspace_size(s);  // the training passes' limits, before any array
-  check_call_arrays(s, x, kernel, recurrent_kernel, input_bias, recurrent_bias, mask,
-                    initial_state, dropout_mask, recurrent_dropout_mask);
-  check_grad_arrays(s, grad_output, grad_state);
-  return interruptible([&] {
-    if (float64) {
-      return run_backward<double>(s, x, kernel, recurrent_kernel, input_bias,
-                                  recurrent_bias, mask, initial_state, dropout_mask,
-                                  recurrent_dropout_mask, grad_output, grad_state);
-    }
-    return run_backward<float>(s, x, kernel, recurrent_kernel, input_bias, recurrent_bias,
-                               mask, initial_state, dropout_mask, recurrent_dropout_mask,
-                               grad_output, grad_state);
-  });
 }
 
 // f'(x) for an activation code (for tests).

@@ -1,8 +1,9 @@
-// Glue for training: a forward pass that keeps what the backward pass needs
+// Glue for training, the one gradient route (fit() and layer_gradients()
+// both take it): a forward pass that keeps what the backward pass needs
 // behind an external pointer, and the backward pass that consumes it. fit()
 // needs the output (to compute the loss and its gradient) before it can call
-// backward, so the two halves of cpp_gru_backward() are split here and the
-// forward pass is not run twice.
+// backward, so the two halves are separate calls and the forward pass is
+// not run twice.
 //
 // The cache owns copies of the inputs in the engine's precision, so it does
 // not depend on R objects staying alive. It is transient (one training step)

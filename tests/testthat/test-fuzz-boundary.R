@@ -19,7 +19,7 @@ outcome <- function(expr) {
 }
 
 fuzzed <- c(
-  "cpp_gru_forward", "cpp_gru_backward", "cpp_gru_train_forward",
+  "cpp_gru_forward", "cpp_gru_train_forward",
   "cpp_gru_train_backward", "cpp_train_workspace_new", "cpp_train_workspace_free",
   "cpp_packed_new",
   "cpp_packed_clear", "cpp_packed_bytes", "cpp_last_interrupted_step",
@@ -85,17 +85,10 @@ array_args <- c("x", "kernel", "recurrent_kernel", "input_bias", "recurrent_bias
 forward_args <- function(v, float64 = TRUE) {
   c(v, list(float64 = float64, gpu = FALSE, packed = NULL))
 }
-backward_args <- function(v, float64 = TRUE) {
-  d <- v$dims
-  n_out <- d[1] * d[4] * if (v$options$return_sequences) d[2] else 1
-  c(v, list(grad_output = stats::runif(n_out), grad_state = stats::runif(d[1] * d[4]),
-            float64 = float64))
-}
 train_args <- function(v, float64 = TRUE) c(v, list(float64 = float64))
 
 sequence_entry_points <- list(
   cpp_gru_forward = forward_args,
-  cpp_gru_backward = backward_args,
   cpp_gru_train_forward = train_args
 )
 
@@ -172,7 +165,6 @@ test_that("dims that claim more than the arrays hold are errors, before any allo
         present <- intersect(array_args, names(Filter(Negate(is.null), args)))
         fits <- identical(want_lengths(v, args$dims)[present],
                           want_lengths(v)[present])
-        if (name == "cpp_gru_backward") fits <- fits && identical(args$dims, v$dims)
         expect_identical(outcome(do.call(cpp(name), args)), if (fits) "value" else "error",
                          info = paste(name, i))
       }

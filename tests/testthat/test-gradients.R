@@ -5,7 +5,8 @@
 
 # Internals this file uses (the suite also runs outside the namespace).
 for (fn in c("layer_self", "draw_dropout_masks", "gru_forward", "gru_layer_gradients",
-             "gru_prepare_call", "cpp_gru_backward", "cpp_gru_forward", "cpp_activate",
+             "gru_prepare_call", "cpp_gru_train_forward", "cpp_gru_train_backward",
+             "cpp_gru_forward", "cpp_activate",
              "cpp_activation_derivative", "activation_codes", "%||%")) {
   assign(fn, get(fn, envir = asNamespace("gru")))
 }
@@ -239,22 +240,21 @@ test_that("the training forward pass returns what the forward pass returns", {
                         dropout = 0.2, recurrent_dropout = 0.2, training = TRUE)
     prep <- gru_prepare_call(cs$self, cs$x, mask = cs$mask, training = TRUE,
                              initial_state = cs$h0, dropout = cs$drop)
-    res <- do.call(cpp_gru_backward, c(prep$engine, list(grad_output = NULL,
-                                                         grad_state = NULL,
-                                                         float64 = TRUE)))
+    res <- do.call(cpp_gru_train_forward, c(prep$engine, list(float64 = TRUE)))
     fwd <- do.call(cpp_gru_forward, c(prep$engine, list(float64 = TRUE, gpu = FALSE)))
     expect_equal(res$output, fwd$output, tolerance = 1e-14)
     expect_equal(res$state, fwd$state, tolerance = 1e-14)
     # No upstream gradient, no gradient.
-    expect_true(all(res$kernel == 0) && all(res$inputs == 0))
+    g <- cpp_gru_train_backward(res$cache, NULL, NULL, TRUE)
+    expect_true(all(g$kernel == 0) && all(g$inputs == 0))
   }
 })
 
 test_that("the training step's forward pass returns what the forward pass returns", {
-  # cpp_gru_train_forward() (what fit() runs) writes its output straight into
-  # R's double vectors, and cpp_gru_train_backward() reads R's double output
-  # gradient in place; cpp_gru_backward() runs the same engine on converted
-  # copies in the engine's precision, so the two give identical numbers.
+  # cpp_gru_train_forward() (what fit() and layer_gradients() run) writes its
+  # output straight into R's double vectors, and cpp_gru_train_backward()
+  # reads R's double output gradient in place; layer_gradients() returns
+  # exactly those gradients, in Keras' layout.
   train_forward <- get("cpp_gru_train_forward", envir = asNamespace("gru"))
   train_backward <- get("cpp_gru_train_backward", envir = asNamespace("gru"))
   for (dtype in c("float32", "float64")) {
@@ -271,15 +271,12 @@ test_that("the training step's forward pass returns what the forward pass return
       expect_equal(res$state, fwd$state, tolerance = tol)
       expect_identical(dim(res$output), dim(fwd$output))
       g <- train_backward(res$cache, cs$R, as.double(cs$S), TRUE)
-      ref <- do.call(cpp_gru_backward, c(prep$engine, list(grad_output = as.double(cs$R),
-                                                           grad_state = as.double(cs$S),
-                                                           float64 = f64)))
-      expect_identical(res$output, ref$output)
-      expect_identical(res$state, ref$state)
-      for (nm in c("inputs", "initial_state", "kernel", "recurrent_kernel",
-                   "input_bias", "recurrent_bias")) {
+      ref <- gru_layer_gradients(cs$layer, cs$x, cs$R, grad_state = cs$S, mask = cs$mask,
+                                 initial_state = cs$h0)
+      for (nm in c("inputs", "initial_state", "kernel", "recurrent_kernel")) {
         expect_identical(g[[nm]], ref[[nm]], label = paste(dtype, seq, nm))
       }
+      expect_identical(rbind(g$input_bias, g$recurrent_bias, deparse.level = 0), ref$bias)
       expect_identical(dim(g$kernel), dim(cs$self$weights$kernel))
     }
   }
