@@ -13,10 +13,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "gru/conv1d.h"
-#include "gru/gemm.h"
-#include "gru/gru.h"
-#include "gru/kernels.h"
+#include "gru/engine.h"
 
 namespace {
 
@@ -148,13 +145,10 @@ Rcpp::List run_gemm_bench(const Rcpp::NumericMatrix& a, const Rcpp::NumericMatri
   for (int k = 0; k < K; ++k)
     for (int j = 0; j < N; ++j)
       br[static_cast<size_t>(k) * N + j] = static_cast<T>(b(k, j));
-  const gru::detail::Kernels<T>& kern = gru::detail::select_kernels<T>();
   Rcpp::NumericVector seconds(reps);
   for (int r = 0; r < reps; ++r) {
     const auto t0 = std::chrono::steady_clock::now();
-    gru::detail::gemm(kern, M, N, K, gru::detail::View<T>(ar.data(), K, 1),
-                      gru::detail::View<T>(br.data(), N, 1), c.data(), N, false,
-                      static_cast<const T*>(nullptr), threads, gru::Tuning{});
+    gru::matmul<T>(M, N, K, ar.data(), br.data(), c.data(), threads);
     seconds[r] =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }

@@ -18,11 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "gru/activations.h"
-#include "gru/cuda.h"
-#include "gru/gru.h"
-#include "gru/kernels.h"
-#include "gru/plan.h"
+#include "gru/engine.h"
 #include "rcpp_spec.h"
 
 namespace {
@@ -279,7 +275,7 @@ Rcpp::List cpp_backend_info() {
       Rcpp::Named("cuda_runtime_version") = b.cuda_runtime_version,
       Rcpp::Named("cudnn_version") = b.cudnn_version,
       Rcpp::Named("devices") = Rcpp::CharacterVector(devs.begin(), devs.end()),
-      Rcpp::Named("cpu_kernels") = std::string(gru::detail::select_kernels<float>().isa));
+      Rcpp::Named("cpu_kernels") = std::string(gru::cpu_kernels_name()));
 }
 
 // TRUE when a double vector holds no NA, NaN or Inf (exponent bits all

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "gru/gru.h"
+#include "gru/engine.h"
 
 // ---- What R hands the engine ---------------------------------------------
 // R checks every user input (R/layer-gru.R) and every layer's `self`

@@ -18,9 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "gru/backward.h"
-#include "gru/buffer.h"
-#include "gru/gru.h"
+#include "gru/engine.h"
 #include "rcpp_spec.h"
 
 namespace {

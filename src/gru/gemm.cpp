@@ -4,6 +4,8 @@
 // reused across the block's slivers from L1/L2).
 #include "gemm.h"
 
+#include "engine.h"
+
 #include <algorithm>
 #include <exception>
 
@@ -477,4 +479,20 @@ GRU_GEMM_INST(float)
 GRU_GEMM_INST(double)
 
 }  // namespace detail
+}  // namespace gru
+
+namespace gru {
+
+const char* cpu_kernels_name() { return detail::select_kernels<float>().isa; }
+
+template <typename T>
+void matmul(int M, int N, int K, const T* a, const T* b, T* c, int threads) {
+  detail::gemm(detail::select_kernels<T>(), M, N, K, detail::View<T>(a, K, 1),
+               detail::View<T>(b, N, 1), c, N, false, static_cast<const T*>(nullptr), threads,
+               Tuning{});
+}
+
+template void matmul<float>(int, int, int, const float*, const float*, float*, int);
+template void matmul<double>(int, int, int, const double*, const double*, double*, int);
+
 }  // namespace gru
