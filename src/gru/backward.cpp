@@ -34,6 +34,7 @@
 #include "kernels.h"
 
 #include "parallel.h"
+#include "sequence.h"
 
 #if defined(__SSE2__)
 #include <pmmintrin.h>
@@ -91,8 +92,7 @@ struct Work {
 template <typename T>
 Eigen::Map<const ColMat<T>> mask_block(const T* m, int gates, int gate, Index B,
                                        Index n) {
-  const int block = gates == 3 ? gate : 0;
-  return Eigen::Map<const ColMat<T>>(m + block * B * n, B, n);
+  return Eigen::Map<const ColMat<T>>(detail::dropout_at(m, gates, gate, B * n), B, n);
 }
 
 // out[i + rows j] = a[i cols + j]: a row-major rows x cols matrix into a
@@ -321,7 +321,7 @@ void forward_train(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
 
     for (Index k = 0; k < T_; ++k) {
       if (interrupt.stop_at_step(tid, k)) break;
-      const Index t = s.go_backwards ? T_ - 1 - k : k;
+      const Index t = detail::step_time(s, k);
       auto xpt = ws.d.block(t * B + b0, 0, nb, 3 * H);
       auto gt = ws.g.block(t * B + b0, 0, nb, 3 * H);
       auto ct = ws.c.block(t * B + b0, 0, nb, H);
@@ -354,7 +354,8 @@ void forward_train(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
       }
 
       const bool last = k == T_ - 1;
-      const int* mt = in.mask != nullptr ? in.mask + b0 + B * t : nullptr;
+      const int* m_t = detail::step_mask(s, in.mask, t);
+      const int* mt = m_t != nullptr ? m_t + b0 : nullptr;
       for (Index b = 0; mt != nullptr && b < nb; ++b) {
         if (mt[b] == 0) h_new.row(b) = h.row(b);  // a masked step carries the state
       }
@@ -434,13 +435,14 @@ void backward(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
 
     for (Index k = T_ - 1; k >= 0; --k) {
       if (interrupt.stop_at_step(tid, T_ - 1 - k)) break;  // processing steps done
-      const Index t = s.go_backwards ? T_ - 1 - k : k;
+      const Index t = detail::step_time(s, k);
       auto gt = ws.g.block(t * B + b0, 0, nb, 3 * H);
       auto dt = ws.d.block(t * B + b0, 0, nb, 3 * H);  // f'(a) in, dL/da out
       auto ct = ws.c.block(t * B + b0, 0, nb, H);
       auto st = ws.s.block(t * B + b0, 0, nb, H);
+      const int* m_t = detail::step_mask(s, in.mask, t);
       auto keep = [&](Index b) {
-        return in.mask == nullptr || in.mask[b0 + b + B * t] != 0;
+        return m_t == nullptr || m_t[b0 + b] != 0;
       };
 
       dh_new = dh;

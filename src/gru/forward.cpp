@@ -36,6 +36,7 @@
 #include "kernels.h"
 #include "packing.h"
 #include "plan.h"
+#include "sequence.h"
 
 namespace gru {
 
@@ -228,7 +229,7 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
       if (k0 >= stop_at.load()) break;
       const int nk = std::min(tc, Tn - k0);
       // Original timesteps of this chunk: [tlo, tlo + nk).
-      const int tlo = s.go_backwards ? Tn - k0 - nk : k0;
+      const int tlo = static_cast<int>(detail::chunk_first_time(s, k0, nk));
 
       // --- input projection of the chunk ------------------------------
       const long crows = static_cast<long>(nk) * B;
@@ -252,7 +253,8 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
       for (int pass = 0; pass < passes; ++pass) {
         const S* dm = s.dropout_gates == 0
                           ? nullptr
-                          : in.dropout_mask + static_cast<size_t>(pass) * B * F;
+                          : detail::dropout_at(in.dropout_mask, s.dropout_gates, pass,
+                                               static_cast<size_t>(B) * F);
         const int g0 = passes == 3 ? pass : 0;
         const int ng = passes == 3 ? 1 : 3;
         for (int kc0 = 0; kc0 < F; kc0 += kKC) {
@@ -304,7 +306,7 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
       // --- the recurrence over the chunk --------------------------------
       for (int kk = 0; kk < nk; ++kk) {
         const int k = k0 + kk;
-        const int t = s.go_backwards ? Tn - 1 - k : k;
+        const int t = static_cast<int>(detail::step_time(s, k));
         T* xpt = xp.get() + static_cast<long>(t - tlo) * B * W3;
         EpilogueArgs<T> e;
         e.batch = B;
@@ -321,7 +323,7 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
           e.hd[g] = hdnext + g * bh;
           e.dmask[g] = rmask.get() + g * bh;
         }
-        e.mask = in.mask == nullptr ? nullptr : in.mask + static_cast<long>(B) * t;
+        e.mask = detail::step_mask(s, in.mask, t);
         if (s.return_sequences) {
           e.out_xp = true;  // moved to out.output after the chunk
         } else if (k == Tn - 1) {
@@ -338,7 +340,7 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
         // The state each gate's product reads.
         const T* a_of[3];
         for (int g = 0; g < 3; ++g) {
-          a_of[g] = rdg == 0 ? hcur : hdcur + (rdg == 3 ? g : 0) * bh;
+          a_of[g] = rdg == 0 ? hcur : hdcur + detail::dropout_block(rdg, g) * bh;
         }
         e.hsrc2 = a_of[2];
 
@@ -503,7 +505,7 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
           }
           for (int kk = 0; kk < nk; ++kk) {
             const int k = k0 + kk;
-            const int t = s.go_backwards ? Tn - 1 - k : k;
+            const int t = static_cast<int>(detail::step_time(s, k));
             const T* src = xp.get() + (c * CR + static_cast<long>(t - tlo) * B) * W3;
             O* dst = out.output + static_cast<long>(B) * k;
             for (int u = 0; u < nu; ++u) {
