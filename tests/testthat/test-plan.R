@@ -37,10 +37,7 @@ test_that("a U whose halves fit L2 is split by units, the two threads from both 
   # with a 4 MB L2 the whole of U fits: rows again
   expect_true(plan_of(64, 200, 256, 512, threads = 2, l2 = 2^22)$by_rows)
   # GRU_DYN=0: fixed halves
-  old <- Sys.getenv("GRU_DYN", NA)
-  Sys.setenv(GRU_DYN = "0")
-  on.exit(if (is.na(old)) Sys.unsetenv("GRU_DYN") else Sys.setenv(GRU_DYN = old))
-  expect_false(plan_of(64, 200, 256, 512, threads = 2)$two_ended)
+  expect_false(with_env_var("GRU_DYN", "0", plan_of(64, 200, 256, 512, threads = 2))$two_ended)
 })
 
 test_that("threads never exceed the row tiles or unit blocks there are", {
@@ -54,12 +51,8 @@ test_that("threads never exceed the row tiles or unit blocks there are", {
 test_that("the prefetch of U follows what a thread walks against L2, unless forced", {
   expect_false(plan_of(64, 100, 64, 128)$prefetch_u)           # 196 KB
   expect_true(plan_of(32, 50, 1024, 1024)$prefetch_u)          # S4: 12.6 MB
-  old <- Sys.getenv("GRU_PF", NA)
-  on.exit(if (is.na(old)) Sys.unsetenv("GRU_PF") else Sys.setenv(GRU_PF = old))
-  Sys.setenv(GRU_PF = "1")
-  expect_true(plan_of(64, 100, 64, 128)$prefetch_u)
-  Sys.setenv(GRU_PF = "0")
-  expect_false(plan_of(32, 50, 1024, 1024)$prefetch_u)
+  expect_true(with_env_var("GRU_PF", "1", plan_of(64, 100, 64, 128))$prefetch_u)
+  expect_false(with_env_var("GRU_PF", "0", plan_of(32, 50, 1024, 1024))$prefetch_u)
 })
 
 test_that("chunks hold about 1024 projection rows, at least one step, at most the sequence", {
