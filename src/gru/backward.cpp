@@ -216,7 +216,8 @@ void forward_train(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
         dropped_inputs(s, in, g, &xd);
         const View<T> xv(xd.data(), 1, BT);
         if (s.dropout_gates == 1) {
-          detail::gemm(kern, BT, H3, int(F), xv, kv, d, H3, false, w.input_bias, s.threads, s.tuning);
+          detail::gemm(kern, BT, H3, int(F), xv, kv, d, H3, false, w.input_bias, s.threads,
+                       s.tuning);
         } else {
           detail::gemm(kern, BT, int(H), int(F), xv, kv.offset(0, g * H), d + g * H, H3,
                        false, w.input_bias ? w.input_bias + g * H : nullptr, s.threads, s.tuning);
@@ -424,7 +425,8 @@ void backward(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
     // out (nb x H) (=|+=) A (nb x K, row stride a_rs) U^T rows [k0, k0 + K).
     auto product = [&](const T* a, long a_rs, int k0, int K, T* out, bool acc) {
       detail::gemm_packed(kern, int(nb), Hi, K, View<T>(a, a_rs, 1), ut.rows(k0),
-                          ut.panel_stride, out, H, acc, static_cast<const T*>(nullptr), 1, s.tuning);
+                          ut.panel_stride, out, H, acc, static_cast<const T*>(nullptr), 1,
+                          s.tuning);
     };
     RowMat<T> dh(nb, H), dh_new(nb, H), back(nb, H), drh(nb, H);
     if (gin.state != nullptr) {

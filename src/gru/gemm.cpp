@@ -4,11 +4,10 @@
 // reused across the block's slivers from L1/L2).
 #include "gemm.h"
 
-#include "engine.h"
-
 #include <algorithm>
 #include <exception>
 
+#include "engine.h"
 #include "parallel.h"
 #if defined(__SSE2__)
 #include <xmmintrin.h>

@@ -77,8 +77,7 @@ ForwardPlan plan_forward(const Spec& s, int W, int MR, int elem_size, long l2_by
   // slice as the projection needs it (24 KB per thread), and the chunk
   // shrinks to what is left (never below one step). Small layers get 1 MB
   // whatever B x T: their fixed costs matter more than their memory.
-  const long budget_rows =
-      std::max<long>(BT, (1L << 20) / (N3 * elem_size));
+  const long budget_rows = std::max<long>(BT, (1L << 20) / (N3 * elem_size));
   // With a cache, the packed kernels are the layer's, kept between calls, and
   // the call's own memory is the chunk buffer (as when the input kernel is
   // packed slice by slice).
@@ -86,8 +85,8 @@ ForwardPlan plan_forward(const Spec& s, int W, int MR, int elem_size, long l2_by
       layer_cache || H + F + std::min<long>(BT, kChunkRows) <= budget_rows;
   const long chunk_rows =
       std::min<long>(kChunkRows, budget_rows - H - (pack_k && !layer_cache ? F : 0));
-  const int tc = static_cast<int>(
-      std::min<long>(Tn, std::max<long>(1, (chunk_rows + B - 1) / B)));
+  const int tc =
+      static_cast<int>(std::min<long>(Tn, std::max<long>(1, (chunk_rows + B - 1) / B)));
   p.threads = nt;
   p.by_rows = by_rows;
   p.sync = sync;

@@ -12,13 +12,13 @@ namespace gru {
 namespace detail {
 
 struct ForwardPlan {
-  int threads = 1;          // the team's size
-  bool by_rows = false;     // threads split batch rows (else unit blocks)
-  bool sync = false;        // a unit split: threads meet at barriers every step
-  bool two_ended = false;   // two threads claim unit blocks from opposite ends
-  bool prefetch_u = false;  // the recurrence prefetches its next panel of U
-  bool pack_kernel = false; // the whole input kernel is packed (else slice by slice)
-  int chunk_steps = 1;      // timesteps of one chunk's input projection
+  int threads = 1;           // the team's size
+  bool by_rows = false;      // threads split batch rows (else unit blocks)
+  bool sync = false;         // a unit split: threads meet at barriers every step
+  bool two_ended = false;    // two threads claim unit blocks from opposite ends
+  bool prefetch_u = false;   // the recurrence prefetches its next panel of U
+  bool pack_kernel = false;  // the whole input kernel is packed (else slice by slice)
+  int chunk_steps = 1;       // timesteps of one chunk's input projection
 };
 
 // `W`, `MR`: the kernel set's units per block and rows per micro-tile;
