@@ -1,30 +1,45 @@
 # Times gru's CPU forward pass on the standard shapes at 1 and 2 threads, side
-# by side with onnxruntime (when installed) and the machine's sgemm limit.
+# by side with onnxruntime and oneDNN (each when installed) and the
+# machine's sgemm limit. inst/bench/README.md describes the method.
 #
 # Usage (from the package root or anywhere, with gru installed):
 #   Rscript inst/bench/bench.R [--rounds=5] [--reps=4] [--out=DIR]
 #                              [--peers=DIR] [--shapes=S1,S2,S3,S4] [--quick]
 #
-#   --peers   the shared benchmark folder holding ort_time.js, gru_onnx.py and
-#             sgemm-limit.sh (default: $GRU_BENCH_DIR, else ../shared/bench
-#             from the current folder or from this script's package root).
+#   --peers   the shared benchmark folder holding ort_time.js, gru_onnx.py,
+#             sgemm-limit.sh and onednn/ (default: $GRU_BENCH_DIR, else
+#             ../shared/bench from the current folder or from this script's
+#             package root).
 #   ORT_MODULE  onnxruntime-node's folder (default
-#             ~/.cache/gru-peers/node_modules/onnxruntime-node); the peer is
-#             skipped when it, node or /usr/bin/python3 with onnx is missing.
+#             $GRU_PEERS_DIR/node_modules/onnxruntime-node, GRU_PEERS_DIR
+#             defaulting to ~/.cache/gru-peers); the peer is skipped when it,
+#             node or /usr/bin/python3 with onnx is missing.
+#   oneDNN    PEERS/onednn/onednn_gru.cpp is built (peers.R) into
+#             $GRU_PEERS_DIR/onednn when libdnnl-dev is installed; skipped,
+#             with a line saying why, when it is not.
 #   --quick   fewer rounds, no scaling sweep.
 #
-# Each round times gru (`reps` calls per thread count) and then, if present,
-# onnxruntime (a fresh `node` process, `reps + 1` runs, its median), so the two
-# alternate under the same machine load. Reported times are medians over all
-# rounds (>= 10 runs each with the defaults); speedup_vs_ort divides those
-# medians, paired_speedup is the median over rounds of each round's
-# onnxruntime time over that round's median gru time (the two are seconds
-# apart, so it moves less with the machine's slow and fast phases). The sgemm limit (OpenBLAS
-# 2048^3, via sgemm-limit.sh) is measured before and after the rounds; the
-# better rate counts. Peak memory: a child R process builds the layer, resets
-# its peak RSS (/proc/self/clear_refs) and reports the peak of one forward
-# pass over its RSS before it (glibc's mmap threshold fixed, so freed large
-# blocks leave the RSS).
+# Each round times, per thread count, gru (`reps` calls in this process),
+# onnxruntime (a fresh `node` process, `reps + 1` runs, its median) and
+# oneDNN (a fresh driver process, `reps + 1` timed runs after 3 warm-up
+# runs), starting with a different side each round, so they alternate under
+# the same machine load. Reported times are medians over all rounds (>= 10
+# runs each with the defaults); ort_over_gru and onednn_over_gru divide
+# those medians (peer ms / gru ms: below 1, the peer is faster), *_paired is
+# the median over rounds of each round's peer time over that round's median
+# gru time (seconds apart, so it moves less with the machine's slow and fast
+# phases). The sgemm limit (OpenBLAS 2048^3, via sgemm-limit.sh) is measured
+# before and after the rounds; the better rate counts, and each side's
+# GFLOP/s is given as a % of it. Peak memory: a child R process builds the
+# layer, resets its peak RSS (/proc/self/clear_refs) and reports the peak of
+# one forward pass over its RSS before it (glibc's mmap threshold fixed, so
+# freed large blocks leave the RSS).
+#
+# What each timed region covers: gru, a complete layer call from R (double
+# input checked and converted, the double B x T x H output allocated and
+# written); onnxruntime, one session.run() from node (float input, output
+# tensor allocated); oneDNN, one execute() of the inference primitive on
+# float buffers allocated before the loop, weights reordered once before it.
 #
 # gru's timed calls reuse the layer's packed kernels (kept between calls with
 # the same weights, as onnxruntime's session keeps its prepacked weights); a
@@ -37,10 +52,13 @@
 # .Rbuildignore leaves out; else the current folder) and prints the tables.
 
 args <- commandArgs(trailingOnly = TRUE)
-opt <- function(name, default) {
-  hit <- grep(paste0("^--", name, "="), args, value = TRUE)
-  if (length(hit)) sub(paste0("^--", name, "="), "", hit[[1]]) else default
-}
+# peers.R, beside this script (or the installed copy), has the shared helpers.
+here <- sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))
+script_dir <- if (length(here)) dirname(normalizePath(here[[1]])) else getwd()
+peers_r <- file.path(script_dir, "peers.R")
+source(if (file.exists(peers_r)) peers_r else system.file("bench", "peers.R", package = "gru"))
+opt <- bench_opt
+options(width = 150)
 quick <- "--quick" %in% args
 rounds <- as.integer(opt("rounds", if (quick) 3 else 5))
 reps <- as.integer(opt("reps", 4))
@@ -59,59 +77,31 @@ shapes <- list(
 gflop <- function(s) 2 * s[["B"]] * s[["T"]] * 3 * s[["H"]] * (s[["I"]] + s[["H"]]) / 1e9
 
 # ---- where the peers live ---------------------------------------------------
-script_dir <- local({
-  f <- sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))
-  if (length(f)) dirname(normalizePath(f[[1]])) else getwd()
-})
-candidates <- c(
-  Sys.getenv("GRU_BENCH_DIR", ""),
-  opt("peers", ""),
-  file.path(getwd(), "..", "shared", "bench"),
-  file.path(script_dir, "..", "..", "..", "shared", "bench")
-)
-candidates <- candidates[nzchar(candidates) & dir.exists(candidates)]
-peer_dir <- if (length(candidates)) normalizePath(candidates[[1]]) else NA_character_
+peer_dir <- find_peer_dir()
 ort_module <- Sys.getenv(
-  "ORT_MODULE", file.path(Sys.getenv("HOME"), ".cache/gru-peers/node_modules/onnxruntime-node")
+  "ORT_MODULE", file.path(peer_cache_dir(), "node_modules", "onnxruntime-node")
 )
-have <- function(cmd) nzchar(Sys.which(cmd))
 has_ort <- !is.na(peer_dir) && file.exists(file.path(peer_dir, "ort_time.js")) &&
-  have("node") && dir.exists(ort_module) && file.exists("/usr/bin/python3") &&
+  have_cmd("node") && dir.exists(ort_module) && file.exists("/usr/bin/python3") &&
   system2("/usr/bin/python3", c("-c", shQuote("import onnx, numpy")),
           stdout = FALSE, stderr = FALSE) == 0
+onednn_bin <- onednn_driver(peer_dir)
+has_onednn <- !is.na(onednn_bin)
 has_sgemm <- !is.na(peer_dir) && file.exists(file.path(peer_dir, "sgemm-limit.sh"))
 has_time <- file.exists("/usr/bin/time")
-cat(sprintf("peers: %s | onnxruntime: %s | sgemm limit: %s | /usr/bin/time: %s\n",
-            if (is.na(peer_dir)) "not found" else peer_dir, has_ort, has_sgemm, has_time))
-
-# ---- the sgemm limit ----------------------------------------------------------
-# OpenBLAS 0.3.21 does not recognise every virtualised Xeon and may fall back
-# to its SSE3 "Prescott" kernels, which would make a meaningless limit; unless
-# OPENBLAS_CORETYPE is set already, name the kernel family the CPU supports.
-cpu_flags <- local({
-  f <- grep("^flags", readLines("/proc/cpuinfo", warn = FALSE), value = TRUE)
-  if (length(f)) strsplit(f[[1]], "[[:space:]]+")[[1]] else character()
-})
-openblas_core <- Sys.getenv("OPENBLAS_CORETYPE", "")
-if (!nzchar(openblas_core)) {
-  openblas_core <- if ("avx512f" %in% cpu_flags) "SkylakeX" else
-    if ("avx2" %in% cpu_flags) "Haswell" else ""
+cat(sprintf("peers: %s | onnxruntime: %s | oneDNN: %s | sgemm limit: %s | /usr/bin/time: %s\n",
+            if (is.na(peer_dir)) "not found" else peer_dir, has_ort, has_onednn, has_sgemm,
+            has_time))
+if (!has_ort) {
+  cat("onnxruntime skipped: needs node, onnxruntime-node in", ort_module,
+      "and /usr/bin/python3 with onnx (sh PEERS/setup-peers.sh installs them)\n")
 }
-sgemm_limit <- function() {
-  if (!has_sgemm) return(c(`1` = NA, `2` = NA))
-  env <- if (nzchar(openblas_core)) paste0("OPENBLAS_CORETYPE=", openblas_core) else character()
-  out <- system2("sh", file.path(peer_dir, "sgemm-limit.sh"), stdout = TRUE, stderr = FALSE,
-                 env = env)
-  th <- NA
-  res <- c(`1` = NA, `2` = NA)
-  for (line in out) {
-    if (grepl("^threads=", line)) th <- sub("threads=", "", line)
-    if (grepl("2048x2048x2048", line)) {
-      res[[th]] <- as.numeric(sub(".* ([0-9.]+) GFLOP/s.*", "\\1", line))
-    }
-  }
-  res
+if (has_onednn) {
+  cat("oneDNN driver:", onednn_bin, "\n")
+} else {
+  cat("oneDNN skipped:", attr(onednn_bin, "why"), "\n")
 }
+openblas_core <- openblas_coretype()
 
 # ---- onnxruntime, one process per call ---------------------------------------
 ort_models <- list()
@@ -209,51 +199,74 @@ cat(sprintf("machine: %s, %d cores; gru kernels: %s; %s\n",
             sub("^model name\\s*:\\s*", "",
                 grep("^model name", readLines("/proc/cpuinfo"), value = TRUE)[1]),
             gru:::cpp_cpu_cores(), Sys.getenv("GRU_ISA", "best available"), format(Sys.time())))
-limit1 <- sgemm_limit()
+limit1 <- sgemm_limit(peer_dir)
+# Each round times, per thread count, gru (`reps` calls in this process),
+# then onnxruntime and oneDNN (a fresh process each: `reps + 1` passes after
+# their own warm-up), starting with a different side every round so that no
+# side always follows the same neighbour. Medians are over all rounds: gru's
+# and oneDNN's over every timed pass, onnxruntime's over its processes'
+# medians (ort_time.js prints only those). Paired: each round's peer time
+# over that round's median gru time, taken seconds apart, so a slow phase of
+# the machine (they last seconds to minutes here) hits both sides of a ratio.
+sides <- c("gru", if (has_ort) "ort", if (has_onednn) "onednn")
 results <- list()
 for (nm in names(shapes)) {
   s <- shapes[[nm]]
   case <- make_case(s)
   small <- gflop(s) < 0.01
-  g <- list(`1` = numeric(), `2` = numeric())
-  o <- list(`1` = numeric(), `2` = numeric())
-  # Paired: each round's onnxruntime time over that round's median gru time,
-  # taken seconds apart, so a slow phase of the machine (they last seconds
-  # to minutes here) hits both sides of a ratio.
-  p <- list(`1` = numeric(), `2` = numeric())
+  # runs[[side]][[th]]: every timed pass (ms); by_round: each round's median.
+  runs <- by_round <- sapply(sides, function(x) list(`1` = numeric(), `2` = numeric()),
+                             simplify = FALSE)
   for (r in seq_len(rounds)) {
     for (th in c("1", "2")) {
-      gr <- if (small) time_small(case, as.integer(th), reps)
-            else time_calls(case, as.integer(th), reps)
-      g[[th]] <- c(g[[th]], gr)
-      if (has_ort) {
-        orr <- ort_time(s, th, reps + 1L)
-        o[[th]] <- c(o[[th]], orr)
-        p[[th]] <- c(p[[th]], orr / stats::median(gr))
+      for (side in sides[(seq_along(sides) + r - 2L) %% length(sides) + 1L]) {
+        ms <- switch(side,
+          gru = if (small) time_small(case, as.integer(th), reps)
+                else time_calls(case, as.integer(th), reps),
+          ort = ort_time(s, th, reps + 1L),
+          onednn = onednn_time(onednn_bin, s, th, reps + 1L, "fwd",
+                               if (small) 200L else 1L)
+        )
+        runs[[side]][[th]] <- c(runs[[side]][[th]], ms)
+        by_round[[side]][[th]] <- c(by_round[[side]][[th]], stats::median(ms))
       }
     }
   }
   for (th in c("1", "2")) {
+    peer <- function(side, what) {
+      if (!side %in% sides) return(if (what == "runs") 0L else NA_real_)
+      switch(what,
+        ms = stats::median(runs[[side]][[th]]),
+        paired = stats::median(by_round[[side]][[th]] / by_round$gru[[th]]),
+        runs = if (side == "ort") rounds * (reps + 1L) else length(runs[[side]][[th]])
+      )
+    }
     results[[length(results) + 1]] <- data.frame(
       shape = nm, B = s[["B"]], T = s[["T"]], I = s[["I"]], H = s[["H"]],
-      threads = as.integer(th), gru_ms = stats::median(g[[th]]), gru_min_ms = min(g[[th]]),
-      gru_runs = length(g[[th]]),
-      ort_ms = if (has_ort) stats::median(o[[th]]) else NA_real_,
-      paired_speedup = if (has_ort) stats::median(p[[th]]) else NA_real_,
-      ort_runs = if (has_ort) length(o[[th]]) * (reps + 1L) else 0L
+      threads = as.integer(th), gru_ms = stats::median(runs$gru[[th]]),
+      gru_min_ms = min(runs$gru[[th]]), gru_runs = length(runs$gru[[th]]),
+      ort_ms = peer("ort", "ms"), ort_paired = peer("ort", "paired"),
+      ort_runs = peer("ort", "runs"),
+      onednn_ms = peer("onednn", "ms"), onednn_paired = peer("onednn", "paired"),
+      onednn_runs = peer("onednn", "runs")
     )
   }
+  cat(sprintf("%s timed (%s)\n", nm, format(Sys.time(), "%H:%M:%S")))
   rm(case)
   invisible(gc())
 }
-limit2 <- sgemm_limit()
+limit2 <- sgemm_limit(peer_dir)
 limit <- pmax(limit1, limit2, na.rm = TRUE)
 res <- do.call(rbind, results)
-res$gflops <- vapply(seq_len(nrow(res)), function(i) gflop(shapes[[res$shape[i]]]), 0) /
-  res$gru_ms * 1000
-res$speedup_vs_ort <- res$ort_ms / res$gru_ms
+res_gflop <- vapply(res$shape, function(nm) gflop(shapes[[nm]]), 0)
+res$gflops <- res_gflop / res$gru_ms * 1000
+# Peer ms / gru ms, as the issue states them: below 1, the peer is faster.
+res$ort_over_gru <- res$ort_ms / res$gru_ms
+res$onednn_over_gru <- res$onednn_ms / res$gru_ms
 res$sgemm_limit_gflops <- limit[as.character(res$threads)]
 res$pct_of_sgemm <- 100 * res$gflops / res$sgemm_limit_gflops
+res$ort_pct_of_sgemm <- 100 * res_gflop / res$ort_ms * 1000 / res$sgemm_limit_gflops
+res$onednn_pct_of_sgemm <- 100 * res_gflop / res$onednn_ms * 1000 / res$sgemm_limit_gflops
 
 # Where the large shapes' time goes, 1 and 2 threads, alternating in one
 # process: the standard call (`full`, as in the main table); those of its
@@ -366,8 +379,12 @@ fmt <- function(d) {
 cat(sprintf("\nsgemm limit (OpenBLAS 2048^3, OPENBLAS_CORETYPE=%s, GFLOP/s): 1 thread %.1f, 2 threads %.1f\n",
             openblas_core, limit[["1"]], limit[["2"]]))
 cat("\nMedian ms per forward pass (float32, reset_after, return_sequences):\n")
-print(fmt(res[c("shape", "threads", "gru_ms", "ort_ms", "speedup_vs_ort", "paired_speedup",
-                "gflops", "pct_of_sgemm", "gru_runs", "ort_runs")]), row.names = FALSE)
+print(fmt(res[c("shape", "threads", "gru_ms", "ort_ms", "ort_over_gru", "ort_paired",
+                "onednn_ms", "onednn_over_gru", "onednn_paired")]), row.names = FALSE)
+cat("\nGFLOP/s and % of the sgemm limit (same run), and the timed passes per cell:\n")
+print(fmt(res[c("shape", "threads", "gflops", "pct_of_sgemm", "ort_pct_of_sgemm",
+                "onednn_pct_of_sgemm", "gru_runs", "ort_runs", "onednn_runs")]),
+      row.names = FALSE)
 if (!is.null(split)) {
   cat("\nWhere S3's and S4's time goes (median ms; % of the sgemm limit): full = the call above,",
       "no_gc = its calls without an R garbage collection, last = return_sequences = FALSE",
