@@ -70,12 +70,12 @@ peer_dir <- find_peer_dir()
 onednn_bin <- onednn_driver(peer_dir)
 has_onednn <- !is.na(onednn_bin)
 if (has_onednn) {
-  cat("oneDNN driver:", onednn_bin, "\n")
+  cat("oneDNN driver:", onednn_bin, attr(onednn_bin, "about"), "\n")
 } else {
   cat("oneDNN skipped:", attr(onednn_bin, "why"), "\n")
 }
-cat(sprintf("%s, %d cores, %d rounds x %d samples\n", format(Sys.time()),
-            gru:::cpp_cpu_cores(), rounds, reps))
+cat(bench_header())
+cat(sprintf("%d rounds x %d samples per cell\n", rounds, reps))
 limit1 <- sgemm_limit(peer_dir)
 
 # Times the functions of `fs` in turn, `reps` times (after one warm-up

@@ -92,12 +92,15 @@ has_time <- file.exists("/usr/bin/time")
 cat(sprintf("peers: %s | onnxruntime: %s | oneDNN: %s | sgemm limit: %s | /usr/bin/time: %s\n",
             if (is.na(peer_dir)) "not found" else peer_dir, has_ort, has_onednn, has_sgemm,
             has_time))
-if (!has_ort) {
+if (has_ort) {
+  ort_version <- grep('"version"', readLines(file.path(ort_module, "package.json")), value = TRUE)
+  cat("onnxruntime-node:", ort_module, sub('.*"version": *"([^"]+)".*', "\\1", ort_version[1]), "\n")
+} else {
   cat("onnxruntime skipped: needs node, onnxruntime-node in", ort_module,
       "and /usr/bin/python3 with onnx (sh PEERS/setup-peers.sh installs them)\n")
 }
 if (has_onednn) {
-  cat("oneDNN driver:", onednn_bin, "\n")
+  cat("oneDNN driver:", onednn_bin, attr(onednn_bin, "about"), "\n")
 } else {
   cat("oneDNN skipped:", attr(onednn_bin, "why"), "\n")
 }
@@ -195,10 +198,8 @@ peak_rss_mb <- function(s, run) {
 }
 
 # ---- the main table ----------------------------------------------------------
-cat(sprintf("machine: %s, %d cores; gru kernels: %s; %s\n",
-            sub("^model name\\s*:\\s*", "",
-                grep("^model name", readLines("/proc/cpuinfo"), value = TRUE)[1]),
-            gru:::cpp_cpu_cores(), Sys.getenv("GRU_ISA", "best available"), format(Sys.time())))
+cat(bench_header())
+cat(sprintf("%d rounds x %d gru calls per cell\n", rounds, reps))
 limit1 <- sgemm_limit(peer_dir)
 # Each round times, per thread count, gru (`reps` calls in this process),
 # then onnxruntime and oneDNN (a fresh process each: `reps + 1` passes after

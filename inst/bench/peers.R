@@ -29,6 +29,18 @@ peer_cache_dir <- function() {
   Sys.getenv("GRU_PEERS_DIR", file.path(Sys.getenv("HOME"), ".cache", "gru-peers"))
 }
 
+# One line naming what was measured where: the machine, its load, gru's
+# version and library, the time.
+bench_header <- function() {
+  cpu <- grep("^model name", readLines("/proc/cpuinfo", warn = FALSE), value = TRUE)[1]
+  load <- strsplit(readLines("/proc/loadavg", warn = FALSE), " ")[[1]][1:3]
+  sprintf("machine: %s, %d cores, load average %s; R %s; gru %s from %s; kernels: %s; %s\n",
+          sub("^model name\\s*:\\s*", "", cpu), gru:::cpp_cpu_cores(),
+          paste(load, collapse = " "), getRversion(), utils::packageVersion("gru"),
+          dirname(find.package("gru")), Sys.getenv("GRU_ISA", "best available"),
+          format(Sys.time()))
+}
+
 # ---- the sgemm limit ----------------------------------------------------------
 # OpenBLAS 0.3.21 does not recognise every virtualised Xeon and may fall back
 # to its SSE3 "Prescott" kernels, which would make a meaningless limit; unless
@@ -91,13 +103,15 @@ onednn_driver <- function(peer_dir) {
     }
   }
   probe <- suppressWarnings(system2(bin, c(1, 2, 4, 4, 1, 1), stdout = TRUE, stderr = TRUE))
-  if (!length(grep("median_ms=", probe))) {
+  line <- grep("median_ms=", probe, value = TRUE)
+  if (!length(line)) {
     return(skip(paste("the driver does not run:", paste(probe, collapse = " | "))))
   }
-  bin
+  structure(bin, about = sprintf("(oneDNN %s, implementation %s)",
+                                 strsplit(line[[1]], " ")[[1]][[2]], onednn_field(line[[1]], "impl")))
 }
 
-# The driver's version and implementation, from the probe line's fields.
+# The value of one key=value field of a driver line.
 onednn_field <- function(line, key) {
   hit <- regmatches(line, regexpr(paste0(key, "=[^ ]+"), line))
   if (length(hit)) sub(paste0("^", key, "="), "", hit) else NA_character_
