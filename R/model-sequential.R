@@ -195,6 +195,19 @@ model_output_shape <- function(self, upto = length(self$layers),
 #'   [timeseries_dataset_from_array()] (its inputs are used).
 #' @param batch_size Rows per batch.
 #' @param ... Unused.
+#' @param parallel `TRUE` runs the batches on the current [future][future::plan]
+#'   plan (local sessions, a cluster, a scheduler): the rows are cut into
+#'   `chunks` runs of whole batches, the model is sent to the workers as a plain
+#'   R object, and the results come back in order, the same numbers as a
+#'   sequential run. Progress is reported through progressr
+#'   ([progressr::with_progress()]). Models with stateful layers are refused.
+#'   See `vignette("parallel", package = "gru")`.
+#' @param chunks How many pieces the rows are cut into when `parallel = TRUE`
+#'   (giving it implies `parallel = TRUE`); default one per worker, so the
+#'   model travels once to each.
+#' @param threads Each worker's gru thread count; default the cores the plan
+#'   gives a worker (`parallelly::availableCores()` there: 1 on a multisession
+#'   worker).
 #' @returns The model's output for every row of `x`; for several outputs
 #'   a list of them (named when the model's outputs were given as a named
 #'   list).
@@ -203,7 +216,8 @@ model_output_shape <- function(self, upto = length(self$layers),
 #' @examples
 #' model <- keras_model_sequential(input_shape = c(4, 2)) |> layer_gru(3)
 #' predict(model, array(runif(10 * 4 * 2), c(10, 4, 2)), batch_size = 4)
-predict.gru_model <- function(object, x, batch_size = 32, ...) {
+predict.gru_model <- function(object, x, batch_size = 32, ..., parallel = FALSE, chunks = NULL,
+                              threads = NULL) {
   call <- rlang::current_env()
   batch_missing <- missing(batch_size)
   self <- model_self(object)
@@ -215,6 +229,13 @@ predict.gru_model <- function(object, x, batch_size = 32, ...) {
   }
   batch_size <- check_positive_whole(batch_size, call = call)
   if (is_dataset(x)) {
+    if (!isFALSE(parallel) || !is.null(chunks)) {
+      abort_gru(
+        c("{.arg parallel} and {.arg chunks} take arrays, not a dataset.",
+          "i" = "Predict a dataset with {.code parallel = FALSE}, or give {.fn predict_chunks} its windows in pieces."),
+        class = c("gru_error_unsupported", "gru_error_input"), call = call
+      )
+    }
     pieces <- lapply(split(dataset_order(x), ceiling(seq_len(dataset_size(x)) / dataset_batch_size(x))),
                      function(w) {
                        model_forward(self, dataset_batch(x, w)$x, training = FALSE,
@@ -246,15 +267,31 @@ predict.gru_model <- function(object, x, batch_size = 32, ...) {
       )
     }
   }
+  if (!isFALSE(parallel) || !is.null(chunks)) {
+    if (!isTRUE(parallel) && !isFALSE(parallel)) {
+      abort_gru(
+        c("{.arg parallel} must be {.code TRUE} or {.code FALSE}, not {.obj_type_friendly {parallel}}.",
+          "i" = "{.code parallel = TRUE} runs the batches on the current future plan."),
+        class = "gru_error_input", call = call
+      )
+    }
+    return(predict_parallel(object, self, x, n, batch_size, chunks, threads, call))
+  }
+  model_output_value(self, predict_outputs(self, x, batch_size, call))
+}
+
+# The model's outputs (a list, one array per output) for every row of the
+# array or list of arrays `x`, batch by batch.
+predict_outputs <- function(self, x, batch_size, call) {
+  n <- data_rows(x)
   starts <- seq(1L, n, by = batch_size)
   pieces <- lapply(starts, function(s) {
     rows <- s:min(n, s + batch_size - 1L)
     model_forward(self, slice_data(x, rows), training = FALSE, call = call)$output_list
   })
-  outs <- lapply(seq_along(pieces[[1L]]), function(j) {
+  lapply(seq_along(pieces[[1L]]), function(j) {
     bind_rows(lapply(pieces, `[[`, j))
   })
-  model_output_value(self, outs)
 }
 
 slice_rows <- function(x, rows) {
