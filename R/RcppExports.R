@@ -17,8 +17,8 @@ cpp_conv1d_bench <- function(x, spec, kernel, bias, reps, threads, float64) {
     .Call(`_gru_cpp_conv1d_bench`, x, spec, kernel, bias, reps, threads, float64)
 }
 
-cpp_gru_forward <- function(x, dims, kernel, recurrent_kernel, input_bias, recurrent_bias, mask, initial_state, dropout_mask, recurrent_dropout_mask, options, float64, gpu, packed = NULL) {
-    .Call(`_gru_cpp_gru_forward`, x, dims, kernel, recurrent_kernel, input_bias, recurrent_bias, mask, initial_state, dropout_mask, recurrent_dropout_mask, options, float64, gpu, packed)
+cpp_gru_forward <- function(engine, float64, gpu, packed = NULL) {
+    .Call(`_gru_cpp_gru_forward`, engine, float64, gpu, packed)
 }
 
 cpp_last_interrupted_step <- function() {
@@ -73,8 +73,8 @@ cpp_forward_plan <- function(dims, options, width, tile_rows, elem_size, l2_byte
     .Call(`_gru_cpp_forward_plan`, dims, options, width, tile_rows, elem_size, l2_bytes, layer_cache)
 }
 
-cpp_gru_train_forward <- function(x, dims, kernel, recurrent_kernel, input_bias, recurrent_bias, mask, initial_state, dropout_mask, recurrent_dropout_mask, options, float64, workspace = NULL) {
-    .Call(`_gru_cpp_gru_train_forward`, x, dims, kernel, recurrent_kernel, input_bias, recurrent_bias, mask, initial_state, dropout_mask, recurrent_dropout_mask, options, float64, workspace)
+cpp_gru_train_forward <- function(engine, float64, workspace = NULL) {
+    .Call(`_gru_cpp_gru_train_forward`, engine, float64, workspace)
 }
 
 cpp_gru_train_backward <- function(cache, grad_output, grad_state, need_inputs) {

@@ -126,8 +126,8 @@ gru_backward <- function(self, inputs, grad_output, grad_state = NULL,
                                "the final state", call = call)
   # The one gradient route: the training passes fit() runs, the input
   # gradient included.
-  args <- c(prep$engine, list(float64 = identical(cfg$dtype, "float64")))
-  fwd <- with_backend_errors(do.call(cpp_gru_train_forward, args),
+  fwd <- with_backend_errors(cpp_gru_train_forward(prep$engine,
+                                                   float64 = identical(cfg$dtype, "float64")),
                              what = "GRU training forward pass", call = call)
   res <- with_backend_errors(
     cpp_gru_train_backward(fwd$cache, grad_output, grad_state, need_inputs = TRUE),

@@ -394,11 +394,7 @@ gru_forward <- function(self, inputs, mask = NULL, training = NULL,
     e <- prep$engine
     gpu <- !plan$cpu_only && identical(gru_call_backend(cfg, prep, call), "cuda")
     res <- with_backend_errors(
-      cpp_gru_forward(e$x, e$dims, e$kernel, e$recurrent_kernel, e$input_bias,
-                      e$recurrent_bias, e$mask, e$initial_state, e$dropout_mask,
-                      e$recurrent_dropout_mask, e$options,
-                      float64 = plan$float64, gpu = gpu,
-                      packed = plan$packed),
+      cpp_gru_forward(e, float64 = plan$float64, gpu = gpu, packed = plan$packed),
       what = if (gpu) "cuDNN GRU forward pass" else "GRU forward pass",
       call = call
     )
@@ -431,9 +427,9 @@ backend_is_cpu_only <- function(use_cudnn) {
 # Checks a layer call's arguments, builds the layer on first use, draws the
 # dropout masks (unless `dropout` gives them) and returns what the engine
 # entry points take: list(b, n_steps, features, mask, training, h0, drop,
-# act, ract, plan, engine), where `engine` holds the arguments
-# cpp_gru_forward() and cpp_gru_train_forward() share and `plan` is
-# gru_engine_plan().
+# act, ract, plan, engine), where `engine` is the call's description that
+# cpp_gru_forward() and cpp_gru_train_forward() take (parsed once in C++:
+# parse_call(), src/rcpp_spec.h) and `plan` is gru_engine_plan().
 gru_prepare_call <- function(self, inputs, mask = NULL, training = NULL,
                              initial_state = NULL, dropout = NULL,
                              call = rlang::caller_env(), cfg = self$config) {
@@ -770,9 +766,9 @@ gru_train_pass <- function(self, inputs, mask = NULL, training = NULL,
       class = "gru_error_fit", call = call
     )
   }
-  args <- c(prep$engine, list(float64 = identical(cfg$dtype, "float64"),
-                              workspace = the$train_workspace))
-  res <- with_backend_errors(do.call(cpp_gru_train_forward, args),
+  res <- with_backend_errors(cpp_gru_train_forward(prep$engine,
+                                                   float64 = identical(cfg$dtype, "float64"),
+                                                   workspace = the$train_workspace),
                              what = "GRU training forward pass", call = call)
   list(output = res$output, states = list(res$state),
        mask = if (isTRUE(cfg$return_sequences)) mask,

@@ -76,25 +76,15 @@ BEGIN_RCPP
 END_RCPP
 }
 // cpp_gru_forward
-Rcpp::List cpp_gru_forward(SEXP x, Rcpp::IntegerVector dims, SEXP kernel, SEXP recurrent_kernel, SEXP input_bias, SEXP recurrent_bias, SEXP mask, SEXP initial_state, SEXP dropout_mask, SEXP recurrent_dropout_mask, Rcpp::List options, bool float64, bool gpu, SEXP packed);
-RcppExport SEXP _gru_cpp_gru_forward(SEXP xSEXP, SEXP dimsSEXP, SEXP kernelSEXP, SEXP recurrent_kernelSEXP, SEXP input_biasSEXP, SEXP recurrent_biasSEXP, SEXP maskSEXP, SEXP initial_stateSEXP, SEXP dropout_maskSEXP, SEXP recurrent_dropout_maskSEXP, SEXP optionsSEXP, SEXP float64SEXP, SEXP gpuSEXP, SEXP packedSEXP) {
+Rcpp::List cpp_gru_forward(SEXP engine, bool float64, bool gpu, SEXP packed);
+RcppExport SEXP _gru_cpp_gru_forward(SEXP engineSEXP, SEXP float64SEXP, SEXP gpuSEXP, SEXP packedSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
-    Rcpp::traits::input_parameter< SEXP >::type x(xSEXP);
-    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type dims(dimsSEXP);
-    Rcpp::traits::input_parameter< SEXP >::type kernel(kernelSEXP);
-    Rcpp::traits::input_parameter< SEXP >::type recurrent_kernel(recurrent_kernelSEXP);
-    Rcpp::traits::input_parameter< SEXP >::type input_bias(input_biasSEXP);
-    Rcpp::traits::input_parameter< SEXP >::type recurrent_bias(recurrent_biasSEXP);
-    Rcpp::traits::input_parameter< SEXP >::type mask(maskSEXP);
-    Rcpp::traits::input_parameter< SEXP >::type initial_state(initial_stateSEXP);
-    Rcpp::traits::input_parameter< SEXP >::type dropout_mask(dropout_maskSEXP);
-    Rcpp::traits::input_parameter< SEXP >::type recurrent_dropout_mask(recurrent_dropout_maskSEXP);
-    Rcpp::traits::input_parameter< Rcpp::List >::type options(optionsSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type engine(engineSEXP);
     Rcpp::traits::input_parameter< bool >::type float64(float64SEXP);
     Rcpp::traits::input_parameter< bool >::type gpu(gpuSEXP);
     Rcpp::traits::input_parameter< SEXP >::type packed(packedSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_gru_forward(x, dims, kernel, recurrent_kernel, input_bias, recurrent_bias, mask, initial_state, dropout_mask, recurrent_dropout_mask, options, float64, gpu, packed));
+    rcpp_result_gen = Rcpp::wrap(cpp_gru_forward(engine, float64, gpu, packed));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -233,24 +223,14 @@ BEGIN_RCPP
 END_RCPP
 }
 // cpp_gru_train_forward
-Rcpp::List cpp_gru_train_forward(SEXP x, Rcpp::IntegerVector dims, SEXP kernel, SEXP recurrent_kernel, SEXP input_bias, SEXP recurrent_bias, SEXP mask, SEXP initial_state, SEXP dropout_mask, SEXP recurrent_dropout_mask, Rcpp::List options, bool float64, SEXP workspace);
-RcppExport SEXP _gru_cpp_gru_train_forward(SEXP xSEXP, SEXP dimsSEXP, SEXP kernelSEXP, SEXP recurrent_kernelSEXP, SEXP input_biasSEXP, SEXP recurrent_biasSEXP, SEXP maskSEXP, SEXP initial_stateSEXP, SEXP dropout_maskSEXP, SEXP recurrent_dropout_maskSEXP, SEXP optionsSEXP, SEXP float64SEXP, SEXP workspaceSEXP) {
+Rcpp::List cpp_gru_train_forward(SEXP engine, bool float64, SEXP workspace);
+RcppExport SEXP _gru_cpp_gru_train_forward(SEXP engineSEXP, SEXP float64SEXP, SEXP workspaceSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
-    Rcpp::traits::input_parameter< SEXP >::type x(xSEXP);
-    Rcpp::traits::input_parameter< Rcpp::IntegerVector >::type dims(dimsSEXP);
-    Rcpp::traits::input_parameter< SEXP >::type kernel(kernelSEXP);
-    Rcpp::traits::input_parameter< SEXP >::type recurrent_kernel(recurrent_kernelSEXP);
-    Rcpp::traits::input_parameter< SEXP >::type input_bias(input_biasSEXP);
-    Rcpp::traits::input_parameter< SEXP >::type recurrent_bias(recurrent_biasSEXP);
-    Rcpp::traits::input_parameter< SEXP >::type mask(maskSEXP);
-    Rcpp::traits::input_parameter< SEXP >::type initial_state(initial_stateSEXP);
-    Rcpp::traits::input_parameter< SEXP >::type dropout_mask(dropout_maskSEXP);
-    Rcpp::traits::input_parameter< SEXP >::type recurrent_dropout_mask(recurrent_dropout_maskSEXP);
-    Rcpp::traits::input_parameter< Rcpp::List >::type options(optionsSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type engine(engineSEXP);
     Rcpp::traits::input_parameter< bool >::type float64(float64SEXP);
     Rcpp::traits::input_parameter< SEXP >::type workspace(workspaceSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_gru_train_forward(x, dims, kernel, recurrent_kernel, input_bias, recurrent_bias, mask, initial_state, dropout_mask, recurrent_dropout_mask, options, float64, workspace));
+    rcpp_result_gen = Rcpp::wrap(cpp_gru_train_forward(engine, float64, workspace));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -291,7 +271,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_gru_cpp_conv1d_backward", (DL_FUNC) &_gru_cpp_conv1d_backward, 8},
     {"_gru_cpp_gemm_bench", (DL_FUNC) &_gru_cpp_gemm_bench, 5},
     {"_gru_cpp_conv1d_bench", (DL_FUNC) &_gru_cpp_conv1d_bench, 7},
-    {"_gru_cpp_gru_forward", (DL_FUNC) &_gru_cpp_gru_forward, 14},
+    {"_gru_cpp_gru_forward", (DL_FUNC) &_gru_cpp_gru_forward, 4},
     {"_gru_cpp_last_interrupted_step", (DL_FUNC) &_gru_cpp_last_interrupted_step, 0},
     {"_gru_cpp_packed_new", (DL_FUNC) &_gru_cpp_packed_new, 0},
     {"_gru_cpp_packed_clear", (DL_FUNC) &_gru_cpp_packed_clear, 1},
@@ -305,7 +285,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_gru_cpp_all_finite", (DL_FUNC) &_gru_cpp_all_finite, 1},
     {"_gru_cpp_getenv", (DL_FUNC) &_gru_cpp_getenv, 1},
     {"_gru_cpp_forward_plan", (DL_FUNC) &_gru_cpp_forward_plan, 7},
-    {"_gru_cpp_gru_train_forward", (DL_FUNC) &_gru_cpp_gru_train_forward, 13},
+    {"_gru_cpp_gru_train_forward", (DL_FUNC) &_gru_cpp_gru_train_forward, 3},
     {"_gru_cpp_gru_train_backward", (DL_FUNC) &_gru_cpp_gru_train_backward, 4},
     {"_gru_cpp_train_workspace_new", (DL_FUNC) &_gru_cpp_train_workspace_new, 0},
     {"_gru_cpp_train_workspace_free", (DL_FUNC) &_gru_cpp_train_workspace_free, 1},

@@ -42,18 +42,16 @@ const T* view(SEXP x, std::vector<T>& store) {
 // float copies when T is float (see view()).
 template <typename T>
 struct CallViews {
-  CallViews(SEXP x, SEXP kernel, SEXP recurrent_kernel, SEXP input_bias,
-            SEXP recurrent_bias, SEXP mask, SEXP initial_state, SEXP dropout_mask,
-            SEXP recurrent_dropout_mask) {
-    w.kernel = view<T>(kernel, store[0]);
-    w.recurrent_kernel = view<T>(recurrent_kernel, store[1]);
-    w.input_bias = view<T>(input_bias, store[2]);
-    w.recurrent_bias = view<T>(recurrent_bias, store[3]);
-    in.x = view<T>(x, store[4]);
-    in.mask = Rf_isNull(mask) ? nullptr : LOGICAL(mask);
-    in.initial_state = view<T>(initial_state, store[5]);
-    in.dropout_mask = view<T>(dropout_mask, store[6]);
-    in.recurrent_dropout_mask = view<T>(recurrent_dropout_mask, store[7]);
+  explicit CallViews(const Call& c) {
+    w.kernel = view<T>(c.kernel, store[0]);
+    w.recurrent_kernel = view<T>(c.recurrent_kernel, store[1]);
+    w.input_bias = view<T>(c.input_bias, store[2]);
+    w.recurrent_bias = view<T>(c.recurrent_bias, store[3]);
+    in.x = view<T>(c.x, store[4]);
+    in.mask = Rf_isNull(c.mask) ? nullptr : LOGICAL(c.mask);
+    in.initial_state = view<T>(c.initial_state, store[5]);
+    in.dropout_mask = view<T>(c.dropout_mask, store[6]);
+    in.recurrent_dropout_mask = view<T>(c.recurrent_dropout_mask, store[7]);
   }
   CallViews(const CallViews&) = delete;
   CallViews& operator=(const CallViews&) = delete;
@@ -73,13 +71,9 @@ Rcpp::List make_result(const gru::Spec& s, Rcpp::NumericVector output,
 // The CPU in float32 without copies: the engine reads R's doubles, converting
 // as it packs, and writes its float results into R's double output vectors
 // as it moves them there.
-Rcpp::List run_forward_cpu_f32(const gru::Spec& s, SEXP x, SEXP kernel,
-                               SEXP recurrent_kernel, SEXP input_bias,
-                               SEXP recurrent_bias, SEXP mask, SEXP initial_state,
-                               SEXP dropout_mask, SEXP recurrent_dropout_mask,
-                               gru::PackedWeights* cache) {
-  const CallViews<double> v(x, kernel, recurrent_kernel, input_bias, recurrent_bias, mask,
-                            initial_state, dropout_mask, recurrent_dropout_mask);
+Rcpp::List run_forward_cpu_f32(const Call& c, gru::PackedWeights* cache) {
+  const gru::Spec& s = c.spec;
+  const CallViews<double> v(c);
 
   const R_xlen_t bh = static_cast<R_xlen_t>(s.batch) * s.units;
   const R_xlen_t n_out = output_length(s);
@@ -92,13 +86,9 @@ Rcpp::List run_forward_cpu_f32(const gru::Spec& s, SEXP x, SEXP kernel,
 }
 
 template <typename T>
-Rcpp::List run_forward(const gru::Spec& s, SEXP x, SEXP kernel, SEXP recurrent_kernel,
-                       SEXP input_bias, SEXP recurrent_bias, SEXP mask,
-                       SEXP initial_state, SEXP dropout_mask,
-                       SEXP recurrent_dropout_mask, bool gpu,
-                       gru::PackedWeights* cache) {
-  const CallViews<T> v(x, kernel, recurrent_kernel, input_bias, recurrent_bias, mask,
-                       initial_state, dropout_mask, recurrent_dropout_mask);
+Rcpp::List run_forward(const Call& c, bool gpu, gru::PackedWeights* cache) {
+  const gru::Spec& s = c.spec;
+  const CallViews<T> v(c);
 
   const R_xlen_t bh = static_cast<R_xlen_t>(s.batch) * s.units;
   const R_xlen_t n_out = output_length(s);
@@ -145,34 +135,19 @@ gru::Activation activation_of(int code) {
 
 }  // namespace
 
-// The whole GRU forward pass over a sequence. dims = c(B, T, F, H).
-// `packed`: NULL, or a cache from cpp_packed_new() that the layer keeps with
-// these very weight arrays (see gru_engine_plan()); the CPU engine fills it
-// on the first call and skips packing the kernels on the next ones.
+// The whole GRU forward pass over a sequence: `engine` is the call's
+// description (Call, rcpp_spec.h). `packed`: NULL, or a cache from
+// cpp_packed_new() that the layer keeps with these very weight arrays (see
+// gru_engine_plan()); the CPU engine fills it on the first call and skips
+// packing the kernels on the next ones.
 // [[Rcpp::export(rng = false)]]
-Rcpp::List cpp_gru_forward(SEXP x, Rcpp::IntegerVector dims, SEXP kernel,
-                           SEXP recurrent_kernel, SEXP input_bias, SEXP recurrent_bias,
-                           SEXP mask, SEXP initial_state, SEXP dropout_mask,
-                           SEXP recurrent_dropout_mask, Rcpp::List options,
-                           bool float64, bool gpu, SEXP packed = R_NilValue) {
-  const gru::Spec s = make_spec(dims, options);
-  check_call_arrays(s, x, kernel, recurrent_kernel, input_bias, recurrent_bias, mask,
-                    initial_state, dropout_mask, recurrent_dropout_mask);
+Rcpp::List cpp_gru_forward(SEXP engine, bool float64, bool gpu, SEXP packed = R_NilValue) {
+  const Call c = parse_call(engine);
   gru::PackedWeights* cache = gpu ? nullptr : packed_of(packed);
   return interruptible([&] {
-    if (float64) {
-      return run_forward<double>(s, x, kernel, recurrent_kernel, input_bias, recurrent_bias,
-                                 mask, initial_state, dropout_mask, recurrent_dropout_mask,
-                                 gpu, cache);
-    }
-    if (!gpu) {
-      return run_forward_cpu_f32(s, x, kernel, recurrent_kernel, input_bias,
-                                 recurrent_bias, mask, initial_state, dropout_mask,
-                                 recurrent_dropout_mask, cache);
-    }
-    return run_forward<float>(s, x, kernel, recurrent_kernel, input_bias, recurrent_bias,
-                              mask, initial_state, dropout_mask, recurrent_dropout_mask,
-                              gpu, nullptr);
+    if (float64) return run_forward<double>(c, gpu, cache);
+    if (!gpu) return run_forward_cpu_f32(c, cache);
+    return run_forward<float>(c, gpu, nullptr);
   });
 }
 

@@ -210,6 +210,81 @@ inline void check_call_arrays(const gru::Spec& s, SEXP x, SEXP kernel,
   }
 }
 
+// One GRU call as R describes it: the named list `engine` that
+// gru_prepare_call() builds (R/layer-gru.R): x, dims = c(B, T, F, H),
+// kernel, recurrent_kernel, input_bias, recurrent_bias, mask, initial_state,
+// dropout_mask, recurrent_dropout_mask and options. Parsed and checked once
+// (parse_call()) by every pass that takes it: the forward pass and the
+// training forward pass.
+struct Call {
+  gru::Spec spec;
+  SEXP x = R_NilValue, kernel = R_NilValue, recurrent_kernel = R_NilValue,
+       input_bias = R_NilValue, recurrent_bias = R_NilValue, mask = R_NilValue,
+       initial_state = R_NilValue, dropout_mask = R_NilValue,
+       recurrent_dropout_mask = R_NilValue;
+};
+
+// `limits`: a pass's own limits on the Spec (the training passes'), checked
+// before the arrays, as no array need be read to refuse such a call.
+inline Call parse_call(SEXP engine, void (*limits)(const gru::Spec&) = nullptr) {
+  if (TYPEOF(engine) != VECSXP) {
+    throw gru::Error(std::string("`engine` must be a list, not type '") +
+                     Rf_type2char(TYPEOF(engine)) + "'");
+  }
+  static const char* const names[] = {"x",
+                                      "dims",
+                                      "kernel",
+                                      "recurrent_kernel",
+                                      "input_bias",
+                                      "recurrent_bias",
+                                      "mask",
+                                      "initial_state",
+                                      "dropout_mask",
+                                      "recurrent_dropout_mask",
+                                      "options"};
+  constexpr int n_names = sizeof(names) / sizeof(names[0]);
+  SEXP found[n_names];
+  bool seen[n_names] = {};
+  SEXP nm = Rf_getAttrib(engine, R_NamesSymbol);
+  const R_xlen_t n = Rf_xlength(engine);
+  if (TYPEOF(nm) != STRSXP || Rf_xlength(nm) != n) {
+    throw gru::Error("`engine` must be a named list");
+  }
+  for (R_xlen_t i = 0; i < n; ++i) {
+    const char* name = CHAR(STRING_ELT(nm, i));
+    int k = 0;
+    while (k < n_names && std::strcmp(name, names[k]) != 0) ++k;
+    if (k == n_names) throw gru::Error(std::string("`engine` has an unknown element `") + name + "`");
+    if (seen[k]) throw gru::Error(std::string("`engine` has two elements `") + name + "`");
+    seen[k] = true;
+    found[k] = VECTOR_ELT(engine, i);
+  }
+  for (int k = 0; k < n_names; ++k) {
+    if (!seen[k]) throw gru::Error(std::string("`engine` lacks `") + names[k] + "`");
+  }
+  SEXP dims = found[1], options = found[10];
+  if (TYPEOF(dims) != INTSXP && TYPEOF(dims) != REALSXP) {
+    throw gru::Error("`engine$dims` must be numbers");
+  }
+  if (TYPEOF(options) != VECSXP) throw gru::Error("`engine$options` must be a list");
+  Call c;
+  c.spec = make_spec(Rcpp::IntegerVector(dims), Rcpp::List(options));
+  if (limits != nullptr) limits(c.spec);
+  c.x = found[0];
+  c.kernel = found[2];
+  c.recurrent_kernel = found[3];
+  c.input_bias = found[4];
+  c.recurrent_bias = found[5];
+  c.mask = found[6];
+  c.initial_state = found[7];
+  c.dropout_mask = found[8];
+  c.recurrent_dropout_mask = found[9];
+  check_call_arrays(c.spec, c.x, c.kernel, c.recurrent_kernel, c.input_bias,
+                    c.recurrent_bias, c.mask, c.initial_state, c.dropout_mask,
+                    c.recurrent_dropout_mask);
+  return c;
+}
+
 // Tagged external pointers: the glue makes two kinds (the packed weights of
 // rcpp_gru.cpp and the training cache of rcpp_train.cpp) and casts the
 // address back only when the tag says it is of that kind, so one kind passed

@@ -116,25 +116,23 @@ void copy_in(SEXP x, std::vector<T>& to, int threads = 1) {
 }
 
 template <typename T>
-Rcpp::List train_forward(const gru::Spec& s, SEXP x, SEXP kernel, SEXP recurrent_kernel,
-                         SEXP input_bias, SEXP recurrent_bias, SEXP mask,
-                         SEXP initial_state, SEXP dropout_mask,
-                         SEXP recurrent_dropout_mask, SEXP workspace) {
+Rcpp::List train_forward(const Call& c, SEXP workspace) {
+  const gru::Spec& s = c.spec;
   TrainWorkspace* owner = workspace_of(workspace);
   auto cache = std::make_unique<TrainCache<T>>();
   cache->owner = owner;
   cache->spec = s;
-  copy_in(x, cache->x, s.threads);
-  copy_in(kernel, cache->kernel);
-  copy_in(recurrent_kernel, cache->recurrent_kernel);
-  copy_in(input_bias, cache->input_bias);
-  copy_in(recurrent_bias, cache->recurrent_bias);
-  copy_in(initial_state, cache->h0);
-  copy_in(dropout_mask, cache->drop);
-  copy_in(recurrent_dropout_mask, cache->recurrent_drop);
-  if (!Rf_isNull(mask)) {
-    const int* m = LOGICAL(mask);
-    cache->mask.assign(m, m + Rf_xlength(mask));
+  copy_in(c.x, cache->x, s.threads);
+  copy_in(c.kernel, cache->kernel);
+  copy_in(c.recurrent_kernel, cache->recurrent_kernel);
+  copy_in(c.input_bias, cache->input_bias);
+  copy_in(c.recurrent_bias, cache->recurrent_bias);
+  copy_in(c.initial_state, cache->h0);
+  copy_in(c.dropout_mask, cache->drop);
+  copy_in(c.recurrent_dropout_mask, cache->recurrent_drop);
+  if (!Rf_isNull(c.mask)) {
+    const int* m = LOGICAL(c.mask);
+    cache->mask.assign(m, m + Rf_xlength(c.mask));
   }
   // forward_train writes every output element straight into R's double
   // vectors, converting as it stores. Writing floats into their first half
@@ -208,30 +206,17 @@ Rcpp::List train_backward(TrainCache<T>& c, SEXP grad_output, SEXP grad_state,
 }  // namespace
 
 // The training forward pass: the output, the final state and an external
-// pointer to the cache cpp_gru_train_backward() consumes. Arguments as
+// pointer to the cache cpp_gru_train_backward() consumes. `engine` as for
 // cpp_gru_forward() (CPU only); `workspace`: NULL or fit()'s
 // (cpp_train_workspace_new()), whose memory the step borrows.
 // [[Rcpp::export(rng = false)]]
-Rcpp::List cpp_gru_train_forward(SEXP x, Rcpp::IntegerVector dims, SEXP kernel,
-                                 SEXP recurrent_kernel, SEXP input_bias,
-                                 SEXP recurrent_bias, SEXP mask, SEXP initial_state,
-                                 SEXP dropout_mask, SEXP recurrent_dropout_mask,
-                                 Rcpp::List options, bool float64,
-                                 SEXP workspace = R_NilValue) {
-  const gru::Spec s = make_spec(dims, options);
-  gru::train_workspace_size(s);  // the training passes' limits, before any array
-  check_call_arrays(s, x, kernel, recurrent_kernel, input_bias, recurrent_bias, mask,
-                    initial_state, dropout_mask, recurrent_dropout_mask);
+Rcpp::List cpp_gru_train_forward(SEXP engine, bool float64, SEXP workspace = R_NilValue) {
+  // The training passes' limits, before any array.
+  const Call c = parse_call(engine, [](const gru::Spec& s) { gru::train_workspace_size(s); });
   // Interrupted: the unfinished cache is freed on the way out.
   return interruptible([&] {
-    if (float64) {
-      return train_forward<double>(s, x, kernel, recurrent_kernel, input_bias,
-                                   recurrent_bias, mask, initial_state, dropout_mask,
-                                   recurrent_dropout_mask, workspace);
-    }
-    return train_forward<float>(s, x, kernel, recurrent_kernel, input_bias, recurrent_bias,
-                                mask, initial_state, dropout_mask, recurrent_dropout_mask,
-                                workspace);
+    if (float64) return train_forward<double>(c, workspace);
+    return train_forward<float>(c, workspace);
   });
 }
 

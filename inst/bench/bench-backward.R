@@ -111,11 +111,10 @@ for (nm in names(shapes)) {
     prep <- prepare(layer_self(layer), x)
     engine <- prep$engine
     fwd <- function() {
-      do.call(gru:::cpp_gru_forward, c(engine, list(float64 = FALSE, gpu = FALSE,
-                                                    packed = prep$plan$packed)))
+      gru:::cpp_gru_forward(engine, float64 = FALSE, gpu = FALSE, packed = prep$plan$packed)
     }
     step <- function(need_inputs) function() {
-      res <- do.call(gru:::cpp_gru_train_forward, c(engine, list(float64 = FALSE)))
+      res <- gru:::cpp_gru_train_forward(engine, float64 = FALSE)
       gru:::cpp_gru_train_backward(res$cache, grad_output, NULL, need_inputs)
     }
     fs <- list(fwd, step(FALSE), step(TRUE))

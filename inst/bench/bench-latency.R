@@ -16,13 +16,11 @@ set.seed(1)
 x <- array(stats::runif(1 * 100 * 32), c(1, 100, 32))
 layer <- layer_gru(units = 64, return_sequences = TRUE)
 invisible(layer(x))
-e <- gru:::gru_prepare_call(gru:::layer_self(layer), x)$engine
+prep <- gru:::gru_prepare_call(gru:::layer_self(layer), x)
+e <- prep$engine
 forward <- gru:::cpp_gru_forward
-engine <- function() {
-  forward(e$x, e$dims, e$kernel, e$recurrent_kernel, e$input_bias,
-          e$recurrent_bias, e$mask, e$initial_state, e$dropout_mask,
-          e$recurrent_dropout_mask, e$options, FALSE, FALSE)
-}
+# With the layer's packed kernels, as the layer call uses them.
+engine <- function() forward(e, FALSE, FALSE, packed = prep$plan$packed)
 per_call_us <- function(f) {
   t0 <- proc.time()[["elapsed"]]
   for (i in seq_len(calls)) f()

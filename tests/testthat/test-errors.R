@@ -163,9 +163,8 @@ test_that("an engine failure is a gru_error_backend with the C++ error as parent
   e <- gru:::gru_prepare_call(gru:::layer_self(layer), x)$engine
   run <- function(options) {
     gru:::with_backend_errors(
-      gru:::cpp_gru_forward(e$x, e$dims, e$kernel, e$recurrent_kernel, e$input_bias,
-                            e$recurrent_bias, e$mask, e$initial_state, NULL, NULL,
-                            options, float64 = FALSE, gpu = FALSE),
+      gru:::cpp_gru_forward(replace(e, "options", list(options)), float64 = FALSE,
+                            gpu = FALSE),
       what = "GRU forward pass", call = quote(layer(x))
     )
   }
@@ -204,7 +203,7 @@ test_that("the training engine refuses more rows than its products can index", {
   engine <- gru:::gru_prepare_call(gru:::layer_self(layer), x)$engine
   run <- function(dims) {
     engine$dims <- dims
-    do.call(gru:::cpp_gru_train_forward, c(engine, list(float64 = FALSE)))
+    gru:::cpp_gru_train_forward(engine, float64 = FALSE)
   }
   expect_error(run(c(65536L, 32769L, 1L, 1L)),
                "at most 2147483647 rows \\(batch x timesteps\\); got 2147549184")

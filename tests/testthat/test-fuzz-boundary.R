@@ -92,6 +92,16 @@ sequence_entry_points <- list(
   cpp_gru_train_forward = train_args
 )
 
+# Calls a sequence entry point with a flat argument list: the call's
+# description (the `engine` list gru_prepare_call() builds, which the glue
+# parses once: parse_call(), src/rcpp_spec.h) and the pass's own arguments.
+engine_fields <- c(array_args[1], "dims", array_args[-1], "options")
+call_entry <- function(name, args) {
+  engine <- args[intersect(engine_fields, names(args))]
+  rest <- args[setdiff(names(args), engine_fields)]
+  do.call(cpp(name), c(list(engine = engine), rest))
+}
+
 # The length each array argument must have for dims `d` (B, T, F, H); the
 # dropout masks for one gate block (absent ones must be NULL).
 want_lengths <- function(v, d = v$dims) {
@@ -121,7 +131,7 @@ test_that("valid random calls of the sequence entry points return", {
     for (name in names(sequence_entry_points)) {
       for (i in 1:60) {
         args <- sequence_entry_points[[name]](valid_call(), float64 = i %% 2 == 0)
-        expect_identical(outcome(do.call(cpp(name), args)), "value",
+        expect_identical(outcome(call_entry(name, args)), "value",
                          info = paste(name, i, deparse(args$dims)))
       }
     }
@@ -137,9 +147,29 @@ test_that("an array that does not fit its dims is an error in every sequence ent
         # An optional array may be absent; it is made present and wrong.
         v[arg] <- list(misfit(want_lengths(v)[[arg]]))
         args <- sequence_entry_points[[name]](v, float64 = i %% 2 == 0)
-        expect_identical(outcome(do.call(cpp(name), args)), "error",
+        expect_identical(outcome(call_entry(name, args)), "error",
                          info = paste(name, arg, i))
       }
+    }
+  })
+})
+
+test_that("a call description that is not the engine list is an error", {
+  gru:::with_seed(20240608, {
+    for (name in names(sequence_entry_points)) {
+      f <- function(engine) {
+        do.call(cpp(name), c(list(engine = engine), sequence_entry_points[[name]](list())))
+      }
+      v <- valid_call()
+      expect_identical(outcome(f(v)), "value")
+      for (junk in junk_values(3)) expect_identical(outcome(f(junk)), "error")
+      for (field in names(v)) {
+        expect_identical(outcome(f(v[setdiff(names(v), field)])), "error", info = field)
+        expect_identical(outcome(f(c(v, v[field]))), "error", info = field)
+      }
+      expect_identical(outcome(f(c(v, list(extra = 1)))), "error")
+      expect_identical(outcome(f(unname(v))), "error")
+      expect_identical(outcome(f(rev(v))), "value")  # by name, in any order
     }
   })
 })
@@ -153,7 +183,7 @@ test_that("dims that claim more than the arrays hold are errors, before any allo
       for (claim in claims) {
         args <- sequence_entry_points[[name]](valid_call())
         args$dims <- claim
-        expect_identical(outcome(do.call(cpp(name), args)), "error",
+        expect_identical(outcome(call_entry(name, args)), "error",
                          info = paste(name, deparse(claim)))
       }
       # A valid call told other dims: an error unless every array it
@@ -165,7 +195,7 @@ test_that("dims that claim more than the arrays hold are errors, before any allo
         present <- intersect(array_args, names(Filter(Negate(is.null), args)))
         fits <- identical(want_lengths(v, args$dims)[present],
                           want_lengths(v)[present])
-        expect_identical(outcome(do.call(cpp(name), args)), if (fits) "value" else "error",
+        expect_identical(outcome(call_entry(name, args)), if (fits) "value" else "error",
                          info = paste(name, i))
       }
     }
@@ -190,7 +220,7 @@ test_that("junk in any argument of the sequence entry points returns or errors",
             args[arg] <- list(value)
           }
         }
-        expect_true(outcome(do.call(cpp(name), args)) %in% c("value", "error"),
+        expect_true(outcome(call_entry(name, args)) %in% c("value", "error"),
                     info = paste(name, i))
       }
     }
@@ -203,9 +233,7 @@ test_that("the training backward pass refuses junk caches and gradients", {
     train_backward <- cpp("cpp_gru_train_backward")
     for (i in 1:60) {
       v <- valid_call()
-      res <- train_forward(v$x, v$dims, v$kernel, v$recurrent_kernel, v$input_bias,
-                           v$recurrent_bias, v$mask, v$initial_state, v$dropout_mask,
-                           v$recurrent_dropout_mask, v$options, float64 = i %% 2 == 0)
+      res <- train_forward(v, float64 = i %% 2 == 0)
       d <- v$dims
       n_out <- d[1] * d[4] * if (v$options$return_sequences) d[2] else 1
       bad <- junk_values(n_out)
@@ -229,26 +257,25 @@ test_that("the training backward pass refuses junk caches and gradients", {
     # A cache read back from a file holds no address; a packed-weights
     # pointer is not a cache, nor is a cache a packed-weights pointer.
     v <- valid_call()
-    res <- do.call(train_forward, train_args(v))
+    res <- call_entry("cpp_gru_train_forward", train_args(v))
     expect_identical(outcome(train_backward(unserialize(serialize(res$cache, NULL)),
                                             NULL, NULL, TRUE)), "error")
     expect_identical(outcome(train_backward(cpp("cpp_packed_new")(), NULL, NULL, TRUE)), "error")
-    expect_identical(outcome(do.call(cpp("cpp_gru_forward"),
-                                     modifyList(forward_args(v), list(packed = res$cache)))),
+    expect_identical(outcome(cpp("cpp_gru_forward")(v, TRUE, FALSE, packed = res$cache)),
                      "error")
     # fit()'s workspace: lent to a step and handed back, freed, lent again;
     # any other pointer, or junk, is refused where a workspace is asked for.
     ws <- cpp("cpp_train_workspace_new")()
     for (i in 1:2) {
-      res <- do.call(train_forward, c(train_args(v), list(workspace = ws)))
+      res <- train_forward(v, TRUE, workspace = ws)
       expect_identical(outcome(train_backward(res$cache, NULL, NULL, TRUE)), "value")
     }
     expect_identical(outcome(cpp("cpp_train_workspace_free")(ws)), "value")
-    res <- do.call(train_forward, c(train_args(v), list(workspace = ws)))
+    res <- train_forward(v, TRUE, workspace = ws)
     expect_identical(outcome(train_backward(res$cache, NULL, NULL, TRUE)), "value")
     for (bad in list(res$cache, cpp("cpp_packed_new")(), 1, "a",
                      unserialize(serialize(ws, NULL)))) {
-      expect_identical(outcome(do.call(train_forward, c(train_args(v), list(workspace = bad)))),
+      expect_identical(outcome(train_forward(v, TRUE, workspace = bad)),
                        "error")
       expect_identical(outcome(cpp("cpp_train_workspace_free")(bad)), "error")
     }
@@ -261,7 +288,7 @@ test_that("the packed-weights entry points take only their own pointers", {
     v <- valid_call()
     args <- forward_args(v, FALSE)
     args$packed <- p
-    expect_identical(outcome(do.call(cpp("cpp_gru_forward"), args)), "value")
+    expect_identical(outcome(call_entry("cpp_gru_forward", args)), "value")
     expect_gt(cpp("cpp_packed_bytes")(p), 0)
     expect_identical(outcome(cpp("cpp_packed_clear")(p)), "value")
     expect_identical(cpp("cpp_packed_bytes")(p), 0)
@@ -275,7 +302,7 @@ test_that("the packed-weights entry points take only their own pointers", {
       expect_identical(outcome(cpp("cpp_packed_bytes")(value)), "error")
       expect_identical(outcome(cpp("cpp_packed_clear")(value)), "error")
       args$packed <- value
-      expect_identical(outcome(do.call(cpp("cpp_gru_forward"), args)), "error")
+      expect_identical(outcome(call_entry("cpp_gru_forward", args)), "error")
     }
   })
 })

@@ -240,8 +240,8 @@ test_that("the training forward pass returns what the forward pass returns", {
                         dropout = 0.2, recurrent_dropout = 0.2, training = TRUE)
     prep <- gru_prepare_call(cs$self, cs$x, mask = cs$mask, training = TRUE,
                              initial_state = cs$h0, dropout = cs$drop)
-    res <- do.call(cpp_gru_train_forward, c(prep$engine, list(float64 = TRUE)))
-    fwd <- do.call(cpp_gru_forward, c(prep$engine, list(float64 = TRUE, gpu = FALSE)))
+    res <- cpp_gru_train_forward(prep$engine, float64 = TRUE)
+    fwd <- cpp_gru_forward(prep$engine, float64 = TRUE, gpu = FALSE)
     expect_equal(res$output, fwd$output, tolerance = 1e-14)
     expect_equal(res$state, fwd$state, tolerance = 1e-14)
     # No upstream gradient, no gradient.
@@ -264,8 +264,8 @@ test_that("the training step's forward pass returns what the forward pass return
                           zero_output_for_mask = TRUE, initial_state = TRUE)
       prep <- gru_prepare_call(cs$self, cs$x, mask = cs$mask, initial_state = cs$h0)
       f64 <- dtype == "float64"
-      res <- do.call(train_forward, c(prep$engine, list(float64 = f64)))
-      fwd <- do.call(cpp_gru_forward, c(prep$engine, list(float64 = f64, gpu = FALSE)))
+      res <- train_forward(prep$engine, float64 = f64)
+      fwd <- cpp_gru_forward(prep$engine, float64 = f64, gpu = FALSE)
       tol <- if (f64) 1e-14 else 1e-6
       expect_equal(res$output, fwd$output, tolerance = tol)
       expect_equal(res$state, fwd$state, tolerance = tol)
@@ -288,7 +288,7 @@ test_that("the training backward pass checks its gradients' type and length", {
   train_backward <- get("cpp_gru_train_backward", envir = asNamespace("gru"))
   cs <- gradient_case(return_sequences = TRUE, B = 3L, T = 4L, F = 2L, H = 5L)
   prep <- gru_prepare_call(cs$self, cs$x)
-  fresh <- function() do.call(train_forward, c(prep$engine, list(float64 = TRUE)))$cache
+  fresh <- function() train_forward(prep$engine, float64 = TRUE)$cache
   expect_error(train_backward(fresh(), as.double(cs$R)[-1], NULL, TRUE),
                "`grad_output` has 59 elements, but the dims need 60", fixed = TRUE)
   expect_error(train_backward(fresh(), as.integer(cs$R), NULL, TRUE),

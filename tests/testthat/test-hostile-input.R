@@ -109,7 +109,7 @@ test_that("a tampered layer or model is refused before the engine runs", {
   e <- gru:::gru_prepare_call(gru:::layer_self(layer), x)$engine
   e$kernel <- e$kernel[-1]
   cnd <- expect_error(
-    gru:::with_backend_errors(do.call(gru:::cpp_gru_forward, c(e, list(float64 = FALSE, gpu = FALSE))),
+    gru:::with_backend_errors(gru:::cpp_gru_forward(e, float64 = FALSE, gpu = FALSE),
                               what = "GRU forward pass"),
     class = "gru_error_backend"
   )

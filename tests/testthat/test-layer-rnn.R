@@ -37,7 +37,7 @@ test_that("layer_rnn() runs the sequence in one engine call, not an R step loop"
   counter$steps <- integer()
   suppressMessages(trace(
     "cpp_gru_forward", where = asNamespace("gru"), print = FALSE,
-    tracer = bquote(assign("steps", c(get("steps", .(counter)), dims[2]), envir = .(counter)))
+    tracer = bquote(assign("steps", c(get("steps", .(counter)), engine$dims[2]), envir = .(counter)))
   ))
   on.exit(suppressMessages(untrace("cpp_gru_forward", where = asNamespace("gru"))))
   rnn(x)

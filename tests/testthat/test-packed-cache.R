@@ -127,9 +127,8 @@ test_that("the engine repacks when the cache is given other kernel arrays", {
   layer(x)
   e <- gru:::gru_prepare_call(gru:::layer_self(layer), x)$engine
   run <- function(kernel, packed, float64 = FALSE) {
-    gru:::cpp_gru_forward(e$x, e$dims, kernel, e$recurrent_kernel, e$input_bias,
-                          e$recurrent_bias, e$mask, e$initial_state, NULL, NULL,
-                          e$options, float64 = float64, gpu = FALSE, packed = packed)$output
+    e$kernel <- kernel
+    gru:::cpp_gru_forward(e, float64 = float64, gpu = FALSE, packed = packed)$output
   }
   p <- gru:::cpp_packed_new()
   expect_identical(gru:::cpp_packed_bytes(p), 0)
@@ -141,10 +140,7 @@ test_that("the engine repacks when the cache is given other kernel arrays", {
   # ... and when the same cache is used in another precision.
   expect_identical(run(k2, p, float64 = TRUE), run(k2, NULL, float64 = TRUE))
   expect_identical(run(k2, p), run(k2, NULL))
-  expect_error(gru:::cpp_gru_forward(e$x, e$dims, k1, e$recurrent_kernel, e$input_bias,
-                                     e$recurrent_bias, e$mask, e$initial_state, NULL,
-                                     NULL, e$options, float64 = FALSE, gpu = FALSE,
-                                     packed = "not a pointer"),
+  expect_error(gru:::cpp_gru_forward(e, float64 = FALSE, gpu = FALSE, packed = "not a pointer"),
                "external pointer")
 })
 

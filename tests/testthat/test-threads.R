@@ -355,7 +355,7 @@ test_that("outputs of 1 MiB or more, their pages faulted in ahead, are right", {
       y <- layer(x)
       self <- gru:::layer_self(layer)
       engine <- gru:::gru_prepare_call(self, x)$engine
-      trained <- do.call(gru:::cpp_gru_train_forward, c(engine, list(float64 = FALSE)))
+      trained <- gru:::cpp_gru_train_forward(engine, float64 = FALSE)
       gru_threads(old)
       info <- paste(threads, reset_after)
       expect_gte(length(y) * 8, 2^20)
