@@ -12,6 +12,7 @@ apt-get install -y -qq --no-install-recommends \
   r-base-dev r-cran-rcpp r-cran-rcppeigen r-cran-cli r-cran-rlang \
   r-cran-testthat r-cran-jsonlite r-cran-zeallot r-cran-magrittr r-cran-generics r-cran-callr \
   r-cran-hdf5r r-cran-zip r-cran-knitr r-cran-rmarkdown r-cran-future r-cran-progressr \
+  r-cran-withr \
   pandoc qpdf tidy devscripts valgrind >/dev/null
 R CMD INSTALL --preclean .
 Rscript -e 'demo("sunspots", package = "gru", ask = FALSE, echo = FALSE)'
