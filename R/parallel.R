@@ -151,7 +151,7 @@ launch_task <- function(task, globals = NULL, packages = NULL) {
 run_tasks <- function(n, get_task, done, failed, progress = function() NULL,
                       globals = NULL, packages = NULL, call = rlang::caller_env()) {
   if (n == 0L) return(invisible())
-  width <- max(1L, suppressWarnings(as.integer(future::nbrOfWorkers())), na.rm = TRUE)
+  width <- plan_workers()
   running <- list()
   next_i <- 1L
   broken <- FALSE
@@ -229,6 +229,12 @@ user_function <- function(fun) {
   list(globals = scan$globals, packages = setdiff(scan$packages, "gru"))
 }
 
+# How many tasks the current plan runs at once (1 when it says none, or
+# an unbounded number, as a scheduler's plan may).
+plan_workers <- function() {
+  max(1L, suppressWarnings(as.integer(future::nbrOfWorkers())), na.rm = TRUE)
+}
+
 make_progress <- function(n) {
   if (requireNamespace("progressr", quietly = TRUE)) {
     p <- progressr::progressor(steps = n)
@@ -246,7 +252,7 @@ predict_parallel <- function(object, self, x, n, batch_size, chunks, threads, ca
   check_parallel_model(self, "its predictions", call)
   threads <- check_threads_arg(threads, call)
   n_batches <- ceiling(n / batch_size)
-  if (is.null(chunks)) chunks <- future::nbrOfWorkers()
+  if (is.null(chunks)) chunks <- plan_workers()
   if (!is_count(chunks)) {
     abort_gru(
       c("{.arg chunks} must be {.code NULL} or a positive whole number, not {.obj_type_friendly {chunks}}.",
@@ -453,7 +459,7 @@ predict_chunks <- function(object, chunks, output_dir, batch_size = 32, read = r
   }
   if (is_fun) {
     progress <- function() NULL  # the count is not known ahead
-    run_generated(draw, function(k, i) task_for(i), done, failed, progress, call)
+    run_generated(draw, task_for, done, failed, progress, call)
   } else {
     progress <- make_progress(length(todo))
     uf <- if (is.character(chunks)) user_function(read) else NULL
@@ -461,7 +467,7 @@ predict_chunks <- function(object, chunks, output_dir, batch_size = 32, read = r
               function(k, v) done(todo[[k]], v), function(k, msg) failed(todo[[k]], msg),
               progress, globals = uf$globals, packages = uf$packages, call = call)
   }
-  write_manifest(man, manifest_path)
+  write_manifest(man, manifest_path)  # also when no chunk came (an empty generator)
   if (length(failures)) {
     idx <- as.integer(names(failures))
     abort_gru(
@@ -477,18 +483,16 @@ predict_chunks <- function(object, chunks, output_dir, batch_size = 32, read = r
 # run_tasks() for a generator: draw() gives the next chunk's index (NA at
 # the end) when a worker is free.
 run_generated <- function(draw, get_task, done, failed, progress, call) {
-  index <- integer()
   exhausted <- FALSE
-  k <- 0L
   next_index <- function() {
     if (exhausted) return(NA_integer_)
     i <- draw()
     if (is.na(i)) exhausted <<- TRUE
     i
   }
-  # Draw lazily: run_tasks() asks for task k only when a worker is free, and
-  # learns the count as the generator ends.
-  width <- max(1L, suppressWarnings(as.integer(future::nbrOfWorkers())), na.rm = TRUE)
+  # One chunk per worker drawn, run, then the next round: the generator's
+  # chunks wait in memory only for the round they are in.
+  width <- plan_workers()
   repeat {
     batch <- integer()
     while (length(batch) < width) {
@@ -497,7 +501,7 @@ run_generated <- function(draw, get_task, done, failed, progress, call) {
       batch <- c(batch, i)
     }
     if (length(batch) == 0L) break
-    run_tasks(length(batch), function(j) get_task(j, batch[[j]]),
+    run_tasks(length(batch), function(j) get_task(batch[[j]]),
               function(j, v) done(batch[[j]], v), function(j, msg) failed(batch[[j]], msg),
               progress, call = call)
     if (exhausted) break
