@@ -100,6 +100,7 @@ fit_ensemble <- function(build, x, y = NULL, ..., seeds = 1L, folds = NULL, grid
     call = call
   )
   if (length(errors)) {
+    errors <- in_task_order(errors)
     i <- as.integer(names(errors)[[1L]])
     abort_gru(
       c("Member {i} of {m} (seed {members$seed[i]}) failed: {errors[[1]]}",

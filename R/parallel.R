@@ -235,6 +235,12 @@ plan_workers <- function() {
   max(1L, suppressWarnings(as.integer(future::nbrOfWorkers())), na.rm = TRUE)
 }
 
+# Failures arrive in the order tasks finish, which depends on the plan;
+# errors report them by task index.
+in_task_order <- function(errors) {
+  errors[order(as.integer(names(errors)))]
+}
+
 make_progress <- function(n) {
   if (requireNamespace("progressr", quietly = TRUE)) {
     p <- progressr::progressor(steps = n)
@@ -282,6 +288,7 @@ predict_parallel <- function(object, self, x, n, batch_size, chunks, threads, ca
     call = call
   )
   if (length(errors)) {
+    errors <- in_task_order(errors)
     i <- as.integer(names(errors)[[1L]])
     rows <- range(row_range(i))
     abort_gru(
@@ -469,6 +476,7 @@ predict_chunks <- function(object, chunks, output_dir, batch_size = 32, read = r
   }
   write_manifest(man, manifest_path)  # also when no chunk came (an empty generator)
   if (length(failures)) {
+    failures <- in_task_order(failures)
     idx <- as.integer(names(failures))
     abort_gru(
       c("{length(idx)} chunk{?s} of {nrow(man)} failed: chunk {idx[1]}: {failures[[1]]}",
