@@ -1,5 +1,6 @@
-// Backpropagation through time for the GRU: forward_train, backward and the
-// activation derivatives. See backward.h for the workspace layout.
+// Backpropagation through time for the GRU: backward, given the workspace
+// that forward_train (forward.cpp's step body under its training policy)
+// filled. See backward.h for the workspace layout.
 //
 // Per step (processing order), with a = pre-activations and f' their
 // derivatives stored by forward_train, for the rows the mask keeps:
@@ -71,21 +72,16 @@ class FlushSubnormals {
 #endif
 };
 
-// Activations whose derivative follows from their output (the fused row
-// kernels' case).
-inline bool from_output(Activation a) {
-  return a == Activation::kSigmoid || a == Activation::kTanh;
-}
-
 // The workspace blocks, as maps.
 template <typename T>
 struct Work {
   Eigen::Map<RowMat<T>> g, d, c, s;
-  Work(const Spec& sp, T* ws)
-      : g(ws, Index(sp.timesteps) * sp.batch, 3 * Index(sp.units)),
-        d(ws + g.size(), g.rows(), g.cols()),
-        c(ws + 2 * g.size(), g.rows(), sp.units),
-        s(ws + 2 * g.size() + c.size(), g.rows(), sp.units) {}
+  Work(const Spec& sp, const detail::TrainBlocks<T>& b)
+      : g(b.g, Index(sp.timesteps) * sp.batch, 3 * Index(sp.units)),
+        d(b.d, g.rows(), g.cols()),
+        c(b.c, g.rows(), sp.units),
+        s(b.s, g.rows(), sp.units) {}
+  Work(const Spec& sp, T* ws) : Work(sp, detail::TrainBlocks<T>(sp, ws)) {}
 };
 
 // A B x n (gate block `gate` of) dropout mask, column-major as R stores it.
@@ -115,9 +111,11 @@ void transpose_to(const T* a, Index rows, Index cols, T* out, int threads = 1) {
   }
 }
 
+}  // namespace
+
 // The training passes' products take the B T rows as one int dimension
 // (gemm's M or K); a larger call is refused rather than wrapped around.
-void validate_train(const Spec& s) {
+void detail::validate_train(const Spec& s) {
   validate(s);
   if (static_cast<long long>(s.batch) * s.timesteps > std::numeric_limits<int>::max()) {
     throw Error("a training pass takes at most 2147483647 rows (batch x timesteps); got " +
@@ -126,10 +124,8 @@ void validate_train(const Spec& s) {
   }
 }
 
-}  // namespace
-
 std::size_t train_workspace_size(const Spec& s) {
-  validate_train(s);
+  detail::validate_train(s);
   return static_cast<std::size_t>(8) * s.timesteps * s.batch * s.units;
 }
 
@@ -196,202 +192,10 @@ void dropped_inputs(const Spec& s, const Inputs<T>& in, int gate, ColMat<T>* xd)
     xd->middleRows(t * B, B) = x.middleRows(t * B, B).cwiseProduct(m);
 }
 
-template <typename T, typename O>
-void forward_train(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
-                   const Outputs<O>& out, T* workspace) {
-  validate_train(s);
-  using detail::View;
-  const auto& kern = detail::select_kernels<T>();
-  const Index B = s.batch, T_ = s.timesteps, F = s.input_dim, H = s.units;
-  const int BT = static_cast<int>(B * T_), H3 = static_cast<int>(3 * H);
-  Work<T> ws(s, workspace);
-
-  // The input projection XP = dropout(x) K + input_bias goes into D; each
-  // step reads its block and then overwrites it with the derivatives.
-  {
-    const View<T> kv(w.kernel, 1, F);  // K(f, j) = kernel[f + F j]
-    T* d = ws.d.data();
-    if (s.dropout_gates == 0) {
-      detail::gemm(kern, BT, H3, int(F), View<T>(in.x, 1, BT), kv, d, H3, false,
-                   w.input_bias, s.threads, s.tuning);
-    } else {
-      ColMat<T> xd;
-      for (int g = 0; g < s.dropout_gates; ++g) {
-        dropped_inputs(s, in, g, &xd);
-        const View<T> xv(xd.data(), 1, BT);
-        if (s.dropout_gates == 1) {
-          detail::gemm(kern, BT, H3, int(F), xv, kv, d, H3, false, w.input_bias, s.threads,
-                       s.tuning);
-        } else {
-          detail::gemm(kern, BT, int(H), int(F), xv, kv.offset(0, g * H), d + g * H, H3,
-                       false, w.input_bias ? w.input_bias + g * H : nullptr, s.threads, s.tuning);
-        }
-      }
-    }
-  }
-
-  // U packed once: whole (H x 3H) where the gates' products share their left
-  // operand (one product per step packs it once), per gate (H x H) where
-  // they do not (three recurrent dropout masks; reset_after = FALSE's h gate).
-  const bool shared = s.recurrent_dropout_gates != 3;
-  detail::PackedB<T> uall, up[3];
-  if (shared) {
-    uall.pack(kern, int(H), H3, View<T>(w.recurrent_kernel, 1, H), s.threads);
-  }
-  for (int g = 0; g < 3; ++g) {
-    if (shared && (s.reset_after || g < 2)) continue;
-    up[g].pack(kern, int(H), int(H), View<T>(w.recurrent_kernel + g * H * H, 1, H),
-               s.threads);
-  }
-  const int nt = row_threads(s, kern);
-  // Sigmoid and tanh (the defaults) take the fused row kernels, their
-  // derivatives computed from their outputs; other activations the general
-  // code below.
-  const bool fused = from_output(s.activation) && from_output(s.recurrent_activation);
-  // A user interrupt (interrupt.h): each thread's rows run alone, so a
-  // thread just leaves its step loop once the flag is set.
-  detail::InterruptFlag interrupt(s);
-
-  for_rows(int(B), kern.MR, nt, [&](Index b0, Index nb, int tid) {
-    // This thread's share of the sequence output's pages, faulted in at
-    // once (see populate_pages in buffer.h).
-    if (out.output != nullptr && s.return_sequences) {
-      populate_pages(out.output, static_cast<std::size_t>(B * T_ * H) * sizeof(O), tid, nt);
-    }
-    RowMat<T> h(nb, H), h_new(nb, H), hu(nb, 3 * H), pre(nb, 3 * H), hd(nb, H);
-    if (in.initial_state != nullptr) {
-      h = Eigen::Map<const ColMat<T>>(in.initial_state, B, H).middleRows(b0, nb);
-    } else {
-      h.setZero();
-    }
-    auto dropped_state = [&](int gate) -> const RowMat<T>& {
-      if (s.recurrent_dropout_gates == 0) return h;
-      hd = h.cwiseProduct(
-          mask_block(in.recurrent_dropout_mask, s.recurrent_dropout_gates, gate, B, H)
-              .middleRows(b0, nb));
-      return hd;
-    };
-    auto product = [&](const T* a, long a_rs, int g) {
-      detail::gemm_packed(kern, int(nb), int(H), int(H), View<T>(a, a_rs, 1),
-                          up[g].rows(0), up[g].panel_stride, hu.data() + g * H, H3, false,
-                          static_cast<const T*>(nullptr), 1, s.tuning);
-    };
-    auto recurrent_product = [&](int g0, int g1) {
-      if (!shared) {
-        for (int g = g0; g < g1; ++g) product(dropped_state(g).data(), H, g);
-      } else {
-        detail::gemm_packed(kern, int(nb), int((g1 - g0) * H), int(H),
-                            View<T>(dropped_state(g0).data(), H, 1), uall.rows(0),
-                            uall.panel_stride, hu.data() + g0 * H, H3, false,
-                            static_cast<const T*>(nullptr), 1, s.tuning);
-      }
-    };
-
-    // Any activations: the gates, their derivatives from the pre-activations
-    // (activation_derivative) and the new state.
-    auto general_step = [&](auto& xpt, auto& gt, auto& ct) {
-      if (s.reset_after) {
-        recurrent_product(0, 3);
-        if (w.recurrent_bias != nullptr) {
-          hu.rowwise() += Eigen::Map<const RowVec<T>>(w.recurrent_bias, 3 * H);
-        }
-      } else {
-        recurrent_product(0, 2);
-      }
-      pre.leftCols(2 * H) = xpt.leftCols(2 * H) + hu.leftCols(2 * H);
-      gt.leftCols(2 * H) = pre.leftCols(2 * H);
-      for (Index b = 0; b < nb; ++b) kern.activate(s.recurrent_activation, &gt(b, 0), 2 * H);
-
-      if (s.reset_after) {
-        ct = hu.rightCols(H);
-        pre.rightCols(H) =
-            xpt.rightCols(H).array() + gt.middleCols(H, H).array() * ct.array();
-      } else {
-        ct = gt.middleCols(H, H).cwiseProduct(dropped_state(2));
-        product(&ct(0, 0), H, 2);
-        pre.rightCols(H) = xpt.rightCols(H) + hu.rightCols(H);
-      }
-      gt.rightCols(H) = pre.rightCols(H);
-      for (Index b = 0; b < nb; ++b) {
-        kern.activate(s.activation, &gt(b, 2 * H), H);
-        activation_derivative(s.recurrent_activation, &pre(b, 0), &gt(b, 0), &xpt(b, 0),
-                              2 * H);
-        activation_derivative(s.activation, &pre(b, 2 * H), &gt(b, 2 * H),
-                              &xpt(b, 2 * H), H);
-      }
-
-      h_new = gt.leftCols(H).array() * h.array() +
-              (T(1) - gt.leftCols(H).array()) * gt.rightCols(H).array();
-    };
-
-    for (Index k = 0; k < T_; ++k) {
-      if (interrupt.stop_at_step(tid, k)) break;
-      const Index t = detail::step_time(s, k);
-      auto xpt = ws.d.block(t * B + b0, 0, nb, 3 * H);
-      auto gt = ws.g.block(t * B + b0, 0, nb, 3 * H);
-      auto ct = ws.c.block(t * B + b0, 0, nb, H);
-      ws.s.block(t * B + b0, 0, nb, H) = h;
-
-      if (fused && s.reset_after) {
-        recurrent_product(0, 3);
-        const T* rb = w.recurrent_bias;
-        for (Index b = 0; b < nb; ++b) {
-          kern.train_gates(s.recurrent_activation, 2 * H, &xpt(b, 0), &hu(b, 0), rb, &gt(b, 0));
-          kern.train_candidate(s.activation, H, &xpt(b, 2 * H), &hu(b, 2 * H),
-                               rb != nullptr ? rb + 2 * H : nullptr, &gt(b, 0), &gt(b, H),
-                               &gt(b, 2 * H), &ct(b, 0), &h(b, 0), &h_new(b, 0));
-        }
-      } else if (fused) {
-        recurrent_product(0, 2);
-        for (Index b = 0; b < nb; ++b) {
-          kern.train_gates(s.recurrent_activation, 2 * H, &xpt(b, 0), &hu(b, 0), nullptr,
-                           &gt(b, 0));
-        }
-        ct = gt.middleCols(H, H).cwiseProduct(dropped_state(2));
-        product(&ct(0, 0), H, 2);
-        for (Index b = 0; b < nb; ++b) {
-          kern.train_gates(s.activation, H, &xpt(b, 2 * H), &hu(b, 2 * H), nullptr,
-                           &gt(b, 2 * H));
-          kern.train_state(H, &gt(b, 0), &gt(b, 2 * H), &h(b, 0), &h_new(b, 0));
-        }
-      } else {
-        general_step(xpt, gt, ct);
-      }
-
-      const bool last = k == T_ - 1;
-      const int* m_t = detail::step_mask(s, in.mask, t);
-      const int* mt = m_t != nullptr ? m_t + b0 : nullptr;
-      for (Index b = 0; mt != nullptr && b < nb; ++b) {
-        if (mt[b] == 0) h_new.row(b) = h.row(b);  // a masked step carries the state
-      }
-      if (out.output != nullptr && (s.return_sequences || last)) {
-        // R's layout: unit j of these rows is a contiguous run, so unit by
-        // unit (row by row wrote one element per cache line).
-        O* o = out.output + b0 + (s.return_sequences ? B * k : 0);
-        const Index ostride = s.return_sequences ? B * T_ : B;
-        for (Index j = 0; j < H; ++j) {
-          O* oj = o + ostride * j;
-          for (Index b = 0; b < nb; ++b) oj[b] = static_cast<O>(h_new(b, j));
-        }
-        for (Index b = 0; mt != nullptr && s.zero_output_for_mask && b < nb; ++b) {
-          if (mt[b] == 0) {
-            for (Index j = 0; j < H; ++j) o[b + ostride * j] = O(0);
-          }
-        }
-      }
-      h.swap(h_new);
-    }
-    if (out.state != nullptr) {
-      Eigen::Map<ColMat<O>>(out.state, B, H).middleRows(b0, nb) = h.template cast<O>();
-    }
-  });
-  interrupt.throw_if_stopped(T_);
-}
-
 template <typename T>
 void backward(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
               const GradInputs<T>& gin, const Gradients<T>& grads, T* workspace) {
-  validate_train(s);
+  detail::validate_train(s);
   using detail::View;
   const FlushSubnormals flush;
   const auto& kern = detail::select_kernels<T>();
@@ -660,14 +464,6 @@ void backward(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
   }
 }
 
-template void forward_train<float>(const Spec&, const Weights<float>&,
-                                   const Inputs<float>&, const Outputs<float>&, float*);
-template void forward_train<float, double>(const Spec&, const Weights<float>&,
-                                           const Inputs<float>&, const Outputs<double>&,
-                                           float*);
-template void forward_train<double>(const Spec&, const Weights<double>&,
-                                    const Inputs<double>&, const Outputs<double>&,
-                                    double*);
 template void backward<float>(const Spec&, const Weights<float>&, const Inputs<float>&,
                               const GradInputs<float>&, const Gradients<float>&, float*);
 template void backward<double>(const Spec&, const Weights<double>&, const Inputs<double>&,

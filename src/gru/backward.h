@@ -6,9 +6,10 @@
 //   gru::forward_train<T>(spec, w, in, out, ws.data());   // the forward pass
 //   gru::backward<T>(spec, w, in, grad_in, grads, ws.data());
 //
-// forward_train computes exactly what forward_cpu computes and stores, per
-// timestep, what the backward pass needs; backward consumes (overwrites) the
-// workspace, so run forward_train again before another backward.
+// forward_train computes exactly what forward_cpu computes (it runs the same
+// step body) and stores, per timestep, what the backward pass needs;
+// backward consumes (overwrites) the workspace, so run forward_train again
+// before another backward.
 //
 // Workspace layout: four row-major blocks with one row per (timestep, batch
 // row), row index t * B + b where t is the time index of the input (not the
@@ -60,9 +61,30 @@ struct Gradients {
 // Number of T elements the workspace needs.
 std::size_t train_workspace_size(const Spec& spec);
 
-// The forward pass of forward_cpu, also filling `workspace`. The output and
-// state may be doubles when T is float (O = double): each value is rounded
-// to float, as the float computation leaves it, and stored widened.
+namespace detail {
+
+// The workspace's four blocks (the layout above).
+template <typename T>
+struct TrainBlocks {
+  T *g, *d, *c, *s;
+  TrainBlocks(const Spec& sp, T* ws) {
+    const std::size_t n = static_cast<std::size_t>(sp.timesteps) * sp.batch * sp.units;
+    g = ws;
+    d = ws + 3 * n;
+    c = ws + 6 * n;
+    s = ws + 7 * n;
+  }
+};
+
+// validate(), and the training passes' limit of 2^31 - 1 rows (B T).
+void validate_train(const Spec& s);
+
+}  // namespace detail
+
+// The forward pass of forward_cpu, also filling `workspace`: the same step
+// body (forward.cpp) under its training policy. The output and state may be
+// doubles when T is float (O = double): each value is rounded to float, as
+// the float computation leaves it, and stored widened.
 template <typename T, typename O = T>
 void forward_train(const Spec& spec, const Weights<T>& w, const Inputs<T>& in,
                    const Outputs<O>& out, T* workspace);

@@ -1,5 +1,8 @@
 // The CPU forward pass: Keras 3's generic GRU path, blocked for the cache and
-// vectorized by the per-ISA kernels of kernels.cpp.
+// vectorized by the per-ISA kernels of kernels.cpp. Inference (forward_cpu)
+// and training (forward_train, backward.h) run this one step body; they
+// differ only in the epilogue's policy: the training one also records each
+// step's gates, derivatives and states in the caller's workspace.
 //
 // One call:
 //   1. packs the recurrent kernel (H x 3H) and the input kernel (F x 3H) into
@@ -30,6 +33,11 @@
 
 #include "parallel.h"
 
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
+
+#include "backward.h"
 #include "buffer.h"
 #include "gru.h"
 #include "interrupt.h"
@@ -73,12 +81,16 @@ constexpr int kRC = 128;
 
 // T: the compute type; S: the inputs' type; O: the outputs' type (double
 // for R's arrays whatever T: the output moves convert as they go, so no
-// second pass widens a float result).
+// second pass widens a float result). workspace: null for inference, else
+// the training workspace (backward.h) the step records into.
 template <typename T, typename S, typename O>
 void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
-                  const Outputs<O>& out, PackedWeights* cache) {
+                  const Outputs<O>& out, PackedWeights* cache, T* workspace = nullptr) {
   validate(s);
   const Kernels<T>& kern = detail::select_kernels<T>();
+  const bool train = workspace != nullptr;
+  const detail::TrainBlocks<T> rec(s, workspace);
+  const auto epilogue = train ? kern.epilogue_train : kern.epilogue;
   const int B = s.batch, Tn = s.timesteps, F = s.input_dim, H = s.units;
   const int W = kern.W, MR = kern.MR, W3 = 3 * W;
   const int NB = (H + W - 1) / W, Hp = NB * W;
@@ -169,11 +181,12 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
   }
 
   // Interrupt polling (see InterruptCheck in gru.h). Only the calling
-  // thread writes stop_at, once, at the start of chunk k0 and to the next
-  // chunk's start: every thread reads it at the start of each chunk, and any
-  // thread still at chunk k0 sees either value and runs k0, while at the
-  // next chunk all see the new one, the master's store being ordered before
-  // the step barriers of chunk k0 (sync) or not needed to agree (by rows).
+  // thread writes stop_at, once, at the start of chunk k0 and to k0: the
+  // pass stops before that chunk's recurrence. Threads that meet at barriers
+  // (sync) read it after the chunk's projection barrier, which the store
+  // precedes, so all see it there and leave together (a later store, for a
+  // later chunk, never stops an earlier one); threads that run alone (by
+  // rows) read it at each chunk's start and just leave.
   constexpr long kNoStop = std::numeric_limits<long>::max();
   std::atomic<long> stop_at{kNoStop};
   detail::InterruptFlag interrupt(s);
@@ -224,9 +237,9 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
     for (int k0 = 0; k0 < Tn; k0 += tc) {
       if (tid == 0 && stop_at.load() == kNoStop) {
         interrupt.poll();
-        if (interrupt.stopped()) stop_at.store(static_cast<long>(k0) + tc);
+        if (interrupt.stopped()) stop_at.store(k0);
       }
-      if (k0 >= stop_at.load()) break;
+      if (!sync && k0 >= stop_at.load()) break;
       const int nk = std::min(tc, Tn - k0);
       // Original timesteps of this chunk: [tlo, tlo + nk).
       const int tlo = static_cast<int>(detail::chunk_first_time(s, k0, nk));
@@ -301,7 +314,10 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
           }
         }
       }
-      if (sync) GRU_BARRIER();
+      if (sync) {
+        GRU_BARRIER();
+        if (k0 >= stop_at.load()) break;
+      }
 
       // --- the recurrence over the chunk --------------------------------
       for (int kk = 0; kk < nk; ++kk) {
@@ -337,6 +353,13 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
         e.zero_output_for_mask = s.zero_output_for_mask;
         e.act = s.activation;
         e.ract = s.recurrent_activation;
+        if (train) {
+          const size_t row = static_cast<size_t>(t) * B;
+          e.rec_g = rec.g + row * 3 * H;
+          e.rec_d = rec.d + row * 3 * H;
+          e.rec_c = rec.c + row * H;
+          e.rec_s = rec.s + row * H;
+        }
         // The state each gate's product reads.
         const T* a_of[3];
         for (int g = 0; g < 3; ++g) {
@@ -381,7 +404,7 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
           e.tile = src;
           e.tile_stride = tstride;
           e.xp = xpt + (b0 + c * CR) * W3;
-          kern.epilogue(e);
+          epilogue(e);
         };
         const int phase1 = s.reset_after ? 0 : 1;
         for (int pass = 0; pass < (s.reset_after ? 1 : 2); ++pass) {
@@ -520,6 +543,10 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
       }
     }
 
+#if defined(__SSE__)
+    // The training epilogue's streaming stores, ordered before the pass ends.
+    if (train) _mm_sfence();
+#endif
     if (out.state != nullptr) {
       for (int b = rb0; b < rb1; ++b) {
         for (int j = cb0 * W; j < std::min(H, cb1 * W); ++j) {
@@ -567,10 +594,25 @@ void forward_cpu_f32_from_f64(const Spec& spec, const Weights<double>& w,
   forward_impl<float, double, double>(spec, w, in, out, cache);
 }
 
+template <typename T, typename O>
+void forward_train(const Spec& spec, const Weights<T>& w, const Inputs<T>& in,
+                   const Outputs<O>& out, T* workspace) {
+  detail::validate_train(spec);
+  forward_impl<T, T, O>(spec, w, in, out, nullptr, workspace);
+}
+
 template void forward_cpu<float>(const Spec&, const Weights<float>&, const Inputs<float>&,
                                  const Outputs<float>&, PackedWeights*);
 template void forward_cpu<double>(const Spec&, const Weights<double>&,
                                   const Inputs<double>&, const Outputs<double>&,
                                   PackedWeights*);
+
+template void forward_train<float>(const Spec&, const Weights<float>&, const Inputs<float>&,
+                                   const Outputs<float>&, float*);
+template void forward_train<float, double>(const Spec&, const Weights<float>&,
+                                           const Inputs<float>&, const Outputs<double>&,
+                                           float*);
+template void forward_train<double>(const Spec&, const Weights<double>&,
+                                    const Inputs<double>&, const Outputs<double>&, double*);
 
 }  // namespace gru

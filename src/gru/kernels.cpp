@@ -29,6 +29,10 @@
 #define GRU_X86_DISPATCH 0
 #endif
 
+#if defined(__SSE__) || GRU_X86_DISPATCH
+#include <immintrin.h>  // the streaming stores (vstream)
+#endif
+
 // Generic: 16-byte vectors (SSE2 on x86-64), 4 x 3 accumulators.
 #define GRU_ISA_NS isa_generic
 #define GRU_ISA "generic"

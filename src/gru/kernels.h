@@ -59,6 +59,15 @@ struct EpilogueArgs {
   long out_stride = 0;
   bool zero_output_for_mask = false;
   Activation act = Activation::kTanh, ract = Activation::kSigmoid;
+  // The training policy (Kernels::epilogue_train) also records what the
+  // backward pass needs in the workspace blocks of backward.h, each pointer
+  // at the first row of this timestep (row b at + b * 3H or + b * H): gate
+  // activations, their derivatives, the candidate term (reset_after: h U_h +
+  // c_h; otherwise r * the h gate's state) and the state before the step.
+  T* rec_g = nullptr;
+  T* rec_d = nullptr;
+  T* rec_c = nullptr;
+  T* rec_s = nullptr;
 };
 
 template <typename T>
@@ -90,27 +99,18 @@ struct Kernels {
   //                           (+ bias[c * 3W + g*W + u] when bias is given).
   void (*row_panels)(int nb, int g0, int ng, int K, const T* a, const T* Bp, long p_bs,
                      T* C, long c_bs, const T* bias) = nullptr;
+  // The step's gates and new state: the inference policy (`epilogue`)
+  // and the training policy (`epilogue_train`, which also fills the rec_
+  // blocks). Both compute the same values by the same operations.
   void (*epilogue)(const EpilogueArgs<T>& a) = nullptr;
+  void (*epilogue_train)(const EpilogueArgs<T>& a) = nullptr;
   // Elementwise activation using the kernel's vector code where it has one.
   void (*activate)(Activation a, T* x, long n) = nullptr;
 
-  // Row kernels of the training path (backward.cpp) for the default
-  // activations: `act` and `ract` each sigmoid or tanh, whose derivatives
-  // follow from their outputs (callers use the general code otherwise).
-  // Every pointer is one row of n contiguous elements; gate blocks of a
-  // row-major workspace row (z, r, h) are n apart.
+  // Row kernels of the backward pass (backward.cpp). Every pointer is one
+  // row of n contiguous elements; gate blocks of a row-major workspace row
+  // (z, r, h) are n apart.
   //
-  // train_gates: g = f(xp + (hu + bias)), xp = f'(that) (xp holds the
-  //   projection in, the derivative out), for n gate columns; bias may be null.
-  void (*train_gates)(Activation f, long n, T* xp, const T* hu, const T* bias,
-                      T* g) = nullptr;
-  // train_candidate (reset_after): c = hu_h + bias_h, g_h = f(xp_h + r * c),
-  //   xp_h = f'(that); then h_new = z * h + (1 - z) * g_h. bias_h may be null.
-  void (*train_candidate)(Activation f, long n, T* xp_h, const T* hu_h, const T* bias_h,
-                          const T* z, const T* r, T* g_h, T* c, const T* h,
-                          T* h_new) = nullptr;
-  // train_state: h_new = z * h + (1 - z) * hh.
-  void (*train_state)(long n, const T* z, const T* hh, const T* h, T* h_new) = nullptr;
   // train_back_gates: with d = [f'_z f'_r f'_h] and dh_new, the gradients
   //   d_z = f'_z * dh_new * (s - hh), d_h = f'_h * dh_new * (1 - z) and,
   //   with reset_after, d_r = f'_r * d_h * c, then c = d_h * r.
