@@ -289,7 +289,9 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
                   for (int i = 0; i < m; ++i) af[i] = T(xc[i]);
                 } else {
                   const S* dmf = dm + static_cast<size_t>(B) * f;
-                  for (int i = 0; i < m; ++i) af[i] = T(xc[i] * dmf[(gr + i) % B]);
+                  // In T, as Keras multiplies its float32 inputs and mask
+                  // (and as the training pass, which reads T inputs, does).
+                  for (int i = 0; i < m; ++i) af[i] = T(xc[i]) * T(dmf[(gr + i) % B]);
                 }
                 for (int i = m; i < MR; ++i) af[i] = T(0);
               }
