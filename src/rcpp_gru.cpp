@@ -320,5 +320,6 @@ Rcpp::List cpp_forward_plan(Rcpp::IntegerVector dims, Rcpp::List options, int wi
                             Named("sync") = p.sync, Named("two_ended") = p.two_ended,
                             Named("prefetch_u") = p.prefetch_u,
                             Named("pack_kernel") = p.pack_kernel,
-                            Named("chunk_steps") = p.chunk_steps);
+                            Named("chunk_steps") = p.chunk_steps,
+                            Named("stage_records") = p.stage_records);
 }

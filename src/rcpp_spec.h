@@ -96,7 +96,9 @@ inline long& last_interrupted_step() {
 // that tests can flip them (helper-env.R): GRU_PF = "1" or "0" forces the
 // recurrent products' prefetch on or off, GRU_DB = "0" makes the weight
 // gradients pack what they could read in place, GRU_DYN = "0" gives two
-// threads fixed halves of a step's unit blocks. None changes results.
+// threads fixed halves of a step's unit blocks, GRU_STAGE = "1" or "0"
+// makes a training forward stage its records or write them in place. None
+// changes results.
 inline gru::Tuning tuning_from_env() {
   gru::Tuning t;
   const char* pf = std::getenv("GRU_PF");
@@ -105,6 +107,8 @@ inline gru::Tuning tuning_from_env() {
   t.in_place_b = db == nullptr || db[0] != '0';
   const char* dyn = std::getenv("GRU_DYN");
   t.two_ended = dyn == nullptr || dyn[0] != '0';
+  const char* st = std::getenv("GRU_STAGE");
+  t.stage = st == nullptr ? -1 : (st[0] == '1' ? 1 : 0);
   return t;
 }
 

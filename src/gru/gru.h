@@ -61,7 +61,8 @@ using InterruptCheck = bool (*)();
 
 // Switches that change how a CPU pass runs, never what it computes (the
 // tests flip each and compare results); the R glue reads them from the
-// environment on every call (GRU_PF, GRU_DB, GRU_DYN: see rcpp_spec.h).
+// environment on every call (GRU_PF, GRU_DB, GRU_DYN, GRU_STAGE: see
+// rcpp_spec.h).
 struct Tuning {
   // The recurrent products' prefetch of their next panel: -1 = each engine
   // decides by size, 0 = off, 1 = on.
@@ -72,6 +73,9 @@ struct Tuning {
   // Whether two threads on a unit split of the forward's steps claim blocks
   // from opposite ends (else each takes a fixed half).
   bool two_ended = true;
+  // Whether a training forward stages each step's records before moving
+  // them to the workspace: -1 = by size (plan.cpp), 0 = never, 1 = always.
+  int stage = -1;
 };
 
 struct Spec {

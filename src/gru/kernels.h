@@ -60,14 +60,18 @@ struct EpilogueArgs {
   bool zero_output_for_mask = false;
   Activation act = Activation::kTanh, ract = Activation::kSigmoid;
   // The training policy (Kernels::epilogue_train) also records what the
-  // backward pass needs in the workspace blocks of backward.h, each pointer
-  // at the first row of this timestep (row b at + b * 3H or + b * H): gate
-  // activations, their derivatives, the candidate term (reset_after: h U_h +
-  // c_h; otherwise r * the h gate's state) and the state before the step.
+  // backward pass needs: gate activations (z, r, h, rec_gs apart), their
+  // derivatives (the same), the candidate term (reset_after: h U_h + c_h;
+  // otherwise r * the h gate's state) and the state before the step, row b
+  // at + b * rec_rs (g, d) or + b * rec_rs1 (c, s): either the workspace's
+  // rows of this timestep, written with streaming stores (rec_stream), or a
+  // staging row that the driver moves to the workspace (see forward.cpp).
   T* rec_g = nullptr;
   T* rec_d = nullptr;
   T* rec_c = nullptr;
   T* rec_s = nullptr;
+  long rec_rs = 0, rec_rs1 = 0, rec_gs = 0;
+  bool rec_stream = false;
 };
 
 template <typename T>
@@ -104,6 +108,9 @@ struct Kernels {
   // blocks). Both compute the same values by the same operations.
   void (*epilogue)(const EpilogueArgs<T>& a) = nullptr;
   void (*epilogue_train)(const EpilogueArgs<T>& a) = nullptr;
+  // dst[i] = src[i] for i < n, with stores that bypass the cache where the
+  // ISA has them (the caller issues an sfence before others read dst).
+  void (*copy_stream)(T* dst, const T* src, long n) = nullptr;
   // Elementwise activation using the kernel's vector code where it has one.
   void (*activate)(Activation a, T* x, long n) = nullptr;
 

@@ -94,6 +94,15 @@ ForwardPlan plan_forward(const Spec& s, int W, int MR, int elem_size, long l2_by
   p.prefetch_u = prefetch_u;
   p.pack_kernel = pack_k;
   p.chunk_steps = tc;
+  // Training: where the epilogue writes its records. In place, block by
+  // block, each row's 8 records go to 8 places 3H or H apart in the
+  // 8 T B H workspace; staged, they go to a padded row in cache and each
+  // step's rows move to the workspace as contiguous runs. Alternating
+  // processes, 1 thread, training forward (64 x 100 x 64 x H; S3):
+  // H 128 in place 11.9-12.1 ms, staged 12.3-12.6; H 256 36-37, 34;
+  // H 384 84-85, 59-61; S3 (H 512) 292-299, 223-236 (2 threads 157-159,
+  // 126).
+  p.stage_records = s.tuning.stage >= 0 ? s.tuning.stage == 1 : H >= 256;
   return p;
 }
 

@@ -19,6 +19,7 @@ struct ForwardPlan {
   bool prefetch_u = false;   // the recurrence prefetches its next panel of U
   bool pack_kernel = false;  // the whole input kernel is packed (else slice by slice)
   int chunk_steps = 1;       // timesteps of one chunk's input projection
+  bool stage_records = false;  // training: stage a step's records, then move them
 };
 
 // `W`, `MR`: the kernel set's units per block and rows per micro-tile;

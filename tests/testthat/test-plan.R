@@ -55,6 +55,14 @@ test_that("the prefetch of U follows what a thread walks against L2, unless forc
   expect_false(with_env_var("GRU_PF", "0", plan_of(32, 50, 1024, 1024))$prefetch_u)
 })
 
+test_that("a training forward stages its records from 256 units, unless forced", {
+  expect_false(plan_of(64, 100, 64, 128)$stage_records)        # S2
+  expect_true(plan_of(64, 100, 64, 256)$stage_records)
+  expect_true(plan_of(64, 200, 256, 512)$stage_records)        # S3
+  expect_true(with_env_var("GRU_STAGE", "1", plan_of(64, 100, 64, 128))$stage_records)
+  expect_false(with_env_var("GRU_STAGE", "0", plan_of(64, 200, 256, 512))$stage_records)
+})
+
 test_that("chunks hold about 1024 projection rows, at least one step, at most the sequence", {
   expect_identical(plan_of(64, 100, 64, 128)$chunk_steps, 16L)  # ceiling(1024 / 64)
   expect_identical(plan_of(1, 100, 32, 64)$chunk_steps, 100L)   # the whole sequence
