@@ -63,11 +63,12 @@ std::size_t train_workspace_size(const Spec& spec);
 
 namespace detail {
 
-// The workspace's four blocks (the layout above).
+// The workspace's four blocks (the layout above); all null without one.
 template <typename T>
 struct TrainBlocks {
-  T *g, *d, *c, *s;
+  T *g = nullptr, *d = nullptr, *c = nullptr, *s = nullptr;
   TrainBlocks(const Spec& sp, T* ws) {
+    if (ws == nullptr) return;
     const std::size_t n = static_cast<std::size_t>(sp.timesteps) * sp.batch * sp.units;
     g = ws;
     d = ws + 3 * n;

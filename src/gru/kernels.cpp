@@ -16,6 +16,7 @@
 // tools/check-clang.sh (CI) checks that a clang build picks the GCC build's
 // kernels and passes the tests.
 #include <atomic>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 
