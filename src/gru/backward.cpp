@@ -22,14 +22,11 @@
 
 #include <Eigen/Core>
 #include <algorithm>
-#include <cmath>
 #include <exception>
 #include <limits>
 #include <string>
 #include <vector>
 
-#include "activations.h"
-#include "buffer.h"
 #include "gemm.h"
 #include "interrupt.h"
 #include "kernels.h"
@@ -51,8 +48,6 @@ template <typename T>
 using RowMat = Eigen::Matrix<T, Dynamic, Dynamic, Eigen::RowMajor>;
 template <typename T>
 using ColMat = Eigen::Matrix<T, Dynamic, Dynamic, Eigen::ColMajor>;
-template <typename T>
-using RowVec = Eigen::Matrix<T, 1, Dynamic>;
 
 // Flushes subnormal floats to zero while alive, restoring the caller's mode.
 // Backpropagated gradients decay geometrically over long sequences; once
