@@ -99,16 +99,21 @@ inline long& last_interrupted_step() {
 // threads fixed halves of a step's unit blocks, GRU_STAGE = "1" or "0"
 // makes a training forward stage its records or write them in place. None
 // changes results.
+// A switch that forces a choice: -1 unset (the engine decides), 1 for a
+// value starting with "1", else 0.
+inline int forced_switch(const char* name) {
+  const char* v = std::getenv(name);
+  return v == nullptr ? -1 : (v[0] == '1' ? 1 : 0);
+}
+
 inline gru::Tuning tuning_from_env() {
   gru::Tuning t;
-  const char* pf = std::getenv("GRU_PF");
-  t.prefetch = pf == nullptr ? -1 : (pf[0] == '1' ? 1 : 0);
+  t.prefetch = forced_switch("GRU_PF");
   const char* db = std::getenv("GRU_DB");
   t.in_place_b = db == nullptr || db[0] != '0';
   const char* dyn = std::getenv("GRU_DYN");
   t.two_ended = dyn == nullptr || dyn[0] != '0';
-  const char* st = std::getenv("GRU_STAGE");
-  t.stage = st == nullptr ? -1 : (st[0] == '1' ? 1 : 0);
+  t.stage = forced_switch("GRU_STAGE");
   return t;
 }
 

@@ -67,14 +67,21 @@ namespace detail {
 template <typename T>
 struct TrainBlocks {
   T *g = nullptr, *d = nullptr, *c = nullptr, *s = nullptr;
+  std::size_t units = 0;
   TrainBlocks(const Spec& sp, T* ws) {
     if (ws == nullptr) return;
-    const std::size_t n = static_cast<std::size_t>(sp.timesteps) * sp.batch * sp.units;
+    units = static_cast<std::size_t>(sp.units);
+    const std::size_t n = static_cast<std::size_t>(sp.timesteps) * sp.batch * units;
     g = ws;
     d = ws + 3 * n;
     c = ws + 6 * n;
     s = ws + 7 * n;
   }
+  // Row `row` (t B + b) of each block: 3H wide for G and D, H for C and S.
+  T* g_row(std::size_t row) const { return g + row * 3 * units; }
+  T* d_row(std::size_t row) const { return d + row * 3 * units; }
+  T* c_row(std::size_t row) const { return c + row * units; }
+  T* s_row(std::size_t row) const { return s + row * units; }
 };
 
 // validate(), and the training passes' limit of 2^31 - 1 rows (B T).

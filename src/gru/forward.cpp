@@ -373,10 +373,10 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
           e.rec_gs = Hp;
         } else if (train) {
           const size_t row = static_cast<size_t>(t) * B;
-          e.rec_g = rec.g + row * 3 * H;
-          e.rec_d = rec.d + row * 3 * H;
-          e.rec_c = rec.c + row * H;
-          e.rec_s = rec.s + row * H;
+          e.rec_g = rec.g_row(row);
+          e.rec_d = rec.d_row(row);
+          e.rec_c = rec.c_row(row);
+          e.rec_s = rec.s_row(row);
           e.rec_rs = 3L * H;
           e.rec_rs1 = e.rec_gs = H;
           e.rec_stream = true;
@@ -533,11 +533,11 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
             const T* sr = base + b * srs;
             const size_t row = static_cast<size_t>(t) * B + b;
             for (int g = 0; g < 3; ++g) {
-              kern.copy_stream(rec.g + (row * 3 + g) * H, sr + g * Hp, H);
-              kern.copy_stream(rec.d + (row * 3 + g) * H, sr + (3 + g) * Hp, H);
+              kern.copy_stream(rec.g_row(row) + g * H, sr + g * Hp, H);
+              kern.copy_stream(rec.d_row(row) + g * H, sr + (3 + g) * Hp, H);
             }
-            kern.copy_stream(rec.c + row * H, sr + 6 * Hp, H);
-            kern.copy_stream(rec.s + row * H, sr + 7 * Hp, H);
+            kern.copy_stream(rec.c_row(row), sr + 6 * Hp, H);
+            kern.copy_stream(rec.s_row(row), sr + 7 * Hp, H);
           }
         }
         std::swap(hcur, hnext);
