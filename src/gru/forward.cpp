@@ -290,6 +290,12 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
               tile_rows(qb + tl, &lr, &m);
               const long gr = static_cast<long>(tlo) * B + lr;  // row of x
               T* a = ap + static_cast<size_t>(tl) * kc * MR;
+              if constexpr (std::is_same<S, double>::value) {
+                if (dm == nullptr) {  // R's doubles: the kernel's converting pack
+                  kern.pack_x(in.x + gr + BT * kc0, BT, m, kc, MR, a);
+                  continue;
+                }
+              }
               for (int f = kc0; f < kc0 + kc; ++f) {
                 const S* xc = in.x + gr + BT * f;
                 T* af = a + static_cast<size_t>(f - kc0) * MR;
@@ -573,6 +579,10 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
             const int t = static_cast<int>(detail::step_time(s, k));
             const T* src = xp.get() + (c * CR + static_cast<long>(t - tlo) * B) * W3;
             O* dst = out.output + static_cast<long>(B) * k;
+            if constexpr (std::is_same<O, double>::value) {  // R's array: 8 x 8 blocks
+              kern.out_columns(src + rb0 * W3, W3, rb1 - rb0, nu, dst + BT * j0 + rb0, BT);
+              continue;
+            }
             for (int u = 0; u < nu; ++u) {
               O* o = dst + BT * (j0 + u);
               const T* q = src + u;

@@ -111,6 +111,12 @@ struct Kernels {
   // dst[i] = src[i] for i < n, with stores that bypass the cache where the
   // ISA has them (the caller issues an sfence before others read dst).
   void (*copy_stream)(T* dst, const T* src, long n) = nullptr;
+  // The sequence output's moves into R's array (see kernels_impl.inc):
+  //   dst[u * ds + b] = double(src[b * ss + u]), b < nb, u < nu.
+  void (*out_columns)(const T* src, long ss, int nb, int nu, double* dst, long ds) = nullptr;
+  // R's double input packed for the projection: dst[k * MR + i] =
+  // T(x[k * xs + i]) for i < m, 0 for m <= i < MR, k < kc.
+  void (*pack_x)(const double* x, long xs, int m, int kc, int MR, T* dst) = nullptr;
   // Elementwise activation using the kernel's vector code where it has one.
   void (*activate)(Activation a, T* x, long n) = nullptr;
 
