@@ -274,7 +274,8 @@ void backward(const Spec& s, const Weights<T>& w, const Inputs<T>& in,
         } else if (gin.output_double != nullptr && !skip_masked) {
           // R's doubles: the kernel's 8 x 8 blocks (the same conversions
           // and adds as add_output).
-          kern.add_columns(gin.output_double + o0, ostride, int(nb), Hi, &dh_new(0, 0), H);
+          kern.add_columns(gin.output_double + o0, ostride, int(nb), Hi,
+                           &dh_new(0, 0), H);
         } else if (gin.output_double != nullptr) {
           add_output(gin.output_double);
         }

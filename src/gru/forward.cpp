@@ -580,7 +580,8 @@ void forward_impl(const Spec& s, const Weights<S>& w, const Inputs<S>& in,
             const T* src = xp.get() + (c * CR + static_cast<long>(t - tlo) * B) * W3;
             O* dst = out.output + static_cast<long>(B) * k;
             if constexpr (std::is_same<O, double>::value) {  // R's array: 8 x 8 blocks
-              kern.out_columns(src + rb0 * W3, W3, rb1 - rb0, nu, dst + BT * j0 + rb0, BT);
+              kern.out_columns(src + rb0 * W3, W3, rb1 - rb0, nu,
+                               dst + BT * j0 + rb0, BT);
               continue;
             }
             for (int u = 0; u < nu; ++u) {

@@ -113,10 +113,12 @@ struct Kernels {
   void (*copy_stream)(T* dst, const T* src, long n) = nullptr;
   // The sequence output's moves into R's array (see kernels_impl.inc):
   //   dst[u * ds + b] = double(src[b * ss + u]), b < nb, u < nu.
-  void (*out_columns)(const T* src, long ss, int nb, int nu, double* dst, long ds) = nullptr;
+  void (*out_columns)(const T* src, long ss, int nb, int nu, double* dst,
+                      long ds) = nullptr;
   // The reverse, for the backward's output gradient:
   //   dst[b * ds + u] += T(src[u * ss + b]), b < nb, u < nu.
-  void (*add_columns)(const double* src, long ss, int nb, int nu, T* dst, long ds) = nullptr;
+  void (*add_columns)(const double* src, long ss, int nb, int nu, T* dst,
+                      long ds) = nullptr;
   // R's double input packed for the projection: dst[k * MR + i] =
   // T(x[k * xs + i]) for i < m, 0 for m <= i < MR, k < kc.
   void (*pack_x)(const double* x, long xs, int m, int kc, int MR, T* dst) = nullptr;
